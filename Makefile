@@ -1,0 +1,80 @@
+# gantry's build, test and local-cluster recipes. `make test` and
+# `make run` work on a fresh machine: every tool they need is built from
+# the Go module proxy or fetched from the npm registry into a per-machine
+# cache, once.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export GOTOOLCHAIN := local
+
+GANTRY_CACHE ?= $(HOME)/.cache/gantry
+export GANTRY_CACHE
+
+# Versions of the local cluster's parts. The Kubernetes version comes from
+# tools/kube/go.mod, which a test keeps equal to go.mod's client-go minor.
+KUBE_VERSION := $(shell sed -n 's|^[[:space:]]*\(require \)\{0,1\}k8s.io/kubernetes \(v[0-9.]*\).*|\2|p' tools/kube/go.mod)
+ETCD_VERSION := $(shell sed -n 's|^[[:space:]]*\(require \)\{0,1\}go.etcd.io/etcd/server/v3 \(v[0-9.]*\).*|\2|p' tools/etcd/go.mod)
+KWOK_VERSION := v0.7.0
+
+KUBE_ASSETS := $(GANTRY_CACHE)/kube/k8s-$(KUBE_VERSION)_etcd-$(ETCD_VERSION)_kwok-$(KWOK_VERSION)
+export GANTRY_KUBE_ASSETS := $(KUBE_ASSETS)
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/gantryops/gantry/cmd/gantry/cli.Version=$(VERSION) -X github.com/gantryops/gantry/cmd/gantry/cli.Commit=$(COMMIT)
+
+KUBE_MINOR = $(word 2,$(subst ., ,$(KUBE_VERSION)))
+KUBE_LDFLAGS := -s -w \
+	$(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean)
+
+KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
+
+.PHONY: all build test run bench kube-bin github-spec vet fmt clean-cache help
+
+all: build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/gantry
+	go build -ldflags '$(LDFLAGS)' -o bin/gantry ./cmd/gantry
+
+# ---- the local cluster's binaries, built once per machine -------------
+
+kube-bin: $(addprefix $(KUBE_ASSETS)/,$(KUBE_BINS) etcd kwok) ## build etcd, kube-apiserver, controllers, kubectl and kwok into the cache
+	@ln -sfn $(KUBE_ASSETS) $(GANTRY_CACHE)/kube/current
+	@echo "local cluster binaries: $(KUBE_ASSETS)"
+
+# The cache directory's name carries every version, so a binary that exists
+# is current: the targets have no prerequisites (a fresh clone's file times
+# must not trigger a rebuild).
+# One go build for the four Kubernetes commands: they share most packages.
+$(addprefix $(KUBE_ASSETS)/,$(KUBE_BINS)) &:
+	@mkdir -p $(KUBE_ASSETS)
+	@echo "building Kubernetes $(KUBE_VERSION) binaries (a few minutes on a cold machine)"
+	cd tools/kube && go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(KUBE_ASSETS)/ \
+		$(addprefix k8s.io/kubernetes/cmd/,$(KUBE_BINS))
+
+$(KUBE_ASSETS)/etcd:
+	@mkdir -p $(KUBE_ASSETS)
+	cd tools/etcd && go build -trimpath -ldflags '-s -w' -o $@ go.etcd.io/etcd/server/v3
+
+$(KUBE_ASSETS)/kwok:
+	@mkdir -p $(KUBE_ASSETS)
+	GOBIN=$(KUBE_ASSETS) GOFLAGS=-mod=mod go install -trimpath sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
+
+# ---- tests -------------------------------------------------------------
+
+vet: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+
+test: kube-bin vet ## set up everything and run every test
+	go test -count=1 -timeout 40m ./...
+
+run: kube-bin build ## render and diff the sample repository against a local cluster
+	bin/gantry render --repo fixtures/repos/sample
+
+clean-cache: ## remove the per-machine cache (binaries, specs)
+	rm -rf $(GANTRY_CACHE)

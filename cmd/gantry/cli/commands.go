@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// repoFlags are the flags every repository-reading subcommand shares.
+type repoFlags struct {
+	repo string
+	apps []string
+}
+
+func (f *repoFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.repo, "repo", ".", "the GitOps repository's root directory")
+	cmd.Flags().StringSliceVar(&f.apps, "app", nil, "only these apps (repeatable; default: every app)")
+}
+
+// clusterFlags select a cluster for the subcommands that talk to one.
+type clusterFlags struct {
+	kubeconfig string
+	context    string
+}
+
+func (f *clusterFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context (default: its current context)")
+}
+
+func newServeCmd() *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve --config F",
+		Short: "Run the GitHub App server",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry serve"),
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "server configuration file")
+	cmd.Flags().String("github-url", "", "GitHub REST API root, for GitHub Enterprise Server or the simulator")
+	return cmd
+}
+
+func newSandboxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sandbox [--once]",
+		Short: "Run a local Kubernetes, a GitHub simulator, the bot and a scripted pull request story",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry sandbox"),
+	}
+	cmd.Flags().Bool("once", false, "run the story once and exit: 0 when it passed")
+	return cmd
+}
+
+func newDiffCmd() *cobra.Command {
+	var rf repoFlags
+	var cf clusterFlags
+	cmd := &cobra.Command{
+		Use:   "diff [--repo D] [--app A] [--kubeconfig F] [-o text|markdown|json]",
+		Short: "Show what applying the repository would change in the live cluster (exit 0 none, 1 changes, 2 error)",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry diff"),
+	}
+	rf.register(cmd)
+	cf.register(cmd)
+	cmd.Flags().StringP("output", "o", "text", "output format: text, markdown or json")
+	return cmd
+}
+
+func newApplyCmd() *cobra.Command {
+	var rf repoFlags
+	var cf clusterFlags
+	cmd := &cobra.Command{
+		Use:   "apply [--repo D] [--app A] [--kubeconfig F] [--prune] [--wait]",
+		Short: "Apply the repository's apps with server-side apply",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry apply"),
+	}
+	rf.register(cmd)
+	cf.register(cmd)
+	cmd.Flags().Bool("prune", false, "delete objects that left the desired state")
+	cmd.Flags().Bool("wait", false, "wait for the applied objects to become healthy")
+	return cmd
+}
+
+func newDriftCmd() *cobra.Command {
+	var rf repoFlags
+	var cf clusterFlags
+	cmd := &cobra.Command{
+		Use:   "drift [--repo D] [--app A] [--kubeconfig F] [-o text|json]",
+		Short: "Check the live cluster for drift from the repository once (exit 0 none, 1 drift, 2 error)",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry drift"),
+	}
+	rf.register(cmd)
+	cf.register(cmd)
+	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func newRenderCmd() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "render [--repo D] [--app A] [-o yaml|json]",
+		Short: "Render the repository's apps to Kubernetes objects, sorted (exit 1 on a render error)",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry render"),
+	}
+	rf.register(cmd)
+	cmd.Flags().StringP("output", "o", "yaml", "output format: yaml or json")
+	return cmd
+}
+
+func newPolicyCmd() *cobra.Command {
+	var rf repoFlags
+	cmd := &cobra.Command{
+		Use:   "policy [--repo D] [--app A] [--policy D...] [-o text|json]",
+		Short: "Evaluate Rego policies on the rendered objects (exit 1 on a deny, 2 on an error)",
+		Args:  cobra.NoArgs,
+		RunE:  notBuilt("gantry policy"),
+	}
+	rf.register(cmd)
+	cmd.Flags().StringSlice("policy", nil, "policy directory (repeatable)")
+	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
+	return cmd
+}
