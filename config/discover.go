@@ -1,0 +1,220 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// kustomizationFiles are the names kustomize accepts, in its order.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// DetectRender says how a directory renders: helm when it holds
+// Chart.yaml, kustomize when it holds a kustomization file, else yaml.
+func DetectRender(dir string) RenderKind {
+	if isFile(filepath.Join(dir, "Chart.yaml")) {
+		return RenderHelm
+	}
+	for _, k := range kustomizationFiles {
+		if isFile(filepath.Join(dir, k)) {
+			return RenderKustomize
+		}
+	}
+	return RenderYAML
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// detectRenders fills in the render kind of apps that name none.
+func (r *Repo) detectRenders(root string) {
+	for i := range r.Apps {
+		a := &r.Apps[i]
+		if a.Render == "" {
+			a.Render = DetectRender(filepath.Join(root, filepath.FromSlash(a.Path)))
+		}
+		if a.Render == RenderHelm && a.Helm == nil {
+			a.Helm = &Helm{ReleaseName: a.Name}
+		}
+	}
+}
+
+// Discover finds the apps of a repository that has no .gantry.yaml:
+//   - every directory with a kustomization file, except those another
+//     kustomization uses as a base or component;
+//   - every directory with Chart.yaml, except library charts and charts
+//     vendored under another chart's charts/;
+//   - under each discovery root (srv.Discovery.Roots, default apps/ and
+//     clusters/), every immediate subdirectory holding manifests and no
+//     kustomization or chart, as a plain-YAML app.
+//
+// Hidden directories are skipped. Apps go to the server's default cluster.
+func Discover(root string, srv *Server) (*Repo, error) {
+	roots := DefaultDiscoveryRoots
+	if srv != nil && len(srv.Discovery.Roots) > 0 {
+		roots = srv.Discovery.Roots
+	}
+	var kustomizeDirs, chartDirs []string
+	used := map[string]bool{} // directories a kustomization pulls in
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("discover apps: %w", err)
+		}
+		if !e.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if rel != "." && strings.HasPrefix(e.Name(), ".") {
+			return filepath.SkipDir
+		}
+		switch DetectRender(p) {
+		case RenderHelm:
+			if !isLibraryChart(filepath.Join(p, "Chart.yaml")) {
+				chartDirs = append(chartDirs, rel)
+			}
+			return filepath.SkipDir // templates and vendored charts are the chart's
+		case RenderKustomize:
+			kustomizeDirs = append(kustomizeDirs, rel)
+			for _, ref := range kustomizationRefs(p) {
+				used[path.Clean(path.Join(rel, ref))] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	repo := &Repo{Version: RepoVersion, Discovered: true}
+	taken := map[string]bool{}
+	add := func(dir string, kind RenderKind) {
+		repo.Apps = append(repo.Apps, App{Name: appName(dir, roots, taken), Path: dir, Render: kind})
+	}
+	for _, d := range kustomizeDirs {
+		if !used[d] {
+			add(d, RenderKustomize)
+		}
+	}
+	for _, d := range chartDirs {
+		add(d, RenderHelm)
+	}
+	for _, r := range roots {
+		dirs, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(r)))
+		if err != nil {
+			continue // a root that does not exist holds no apps
+		}
+		for _, e := range dirs {
+			dir := path.Join(r, e.Name())
+			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || containsApp(dir, kustomizeDirs, chartDirs) {
+				continue
+			}
+			if hasManifests(filepath.Join(root, filepath.FromSlash(dir))) {
+				add(dir, RenderYAML)
+			}
+		}
+	}
+	sort.Slice(repo.Apps, func(i, j int) bool { return repo.Apps[i].Path < repo.Apps[j].Path })
+	repo.detectRenders(root)
+	repo.applyDefaults(srv)
+	return repo, nil
+}
+
+// kustomizationRefs lists the local directories a kustomization uses.
+func kustomizationRefs(dir string) []string {
+	for _, k := range kustomizationFiles {
+		data, err := os.ReadFile(filepath.Join(dir, k))
+		if err != nil {
+			continue
+		}
+		var kz struct {
+			Resources  []string `yaml:"resources"`
+			Bases      []string `yaml:"bases"`
+			Components []string `yaml:"components"`
+		}
+		if yaml.Unmarshal(data, &kz) != nil {
+			return nil
+		}
+		var refs []string
+		for _, r := range append(append(kz.Resources, kz.Bases...), kz.Components...) {
+			if !strings.Contains(r, "://") && !strings.HasSuffix(r, ".yaml") && !strings.HasSuffix(r, ".yml") {
+				refs = append(refs, r)
+			}
+		}
+		return refs
+	}
+	return nil
+}
+
+func isLibraryChart(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Type string `yaml:"type"`
+	}
+	return yaml.Unmarshal(data, &c) == nil && c.Type == "library"
+}
+
+// containsApp reports whether dir is, or holds, a kustomize or helm app.
+func containsApp(dir string, lists ...[]string) bool {
+	for _, l := range lists {
+		for _, d := range l {
+			if d == dir || strings.HasPrefix(d, dir+"/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasManifests(dir string) bool {
+	found := false
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipAll
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			found = !e.IsDir()
+		}
+		return nil
+	})
+	return found
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// appName derives a unique app name from a directory: the path without
+// its discovery root, lower-cased, with '-' between the parts.
+func appName(dir string, roots []string, taken map[string]bool) string {
+	rel := dir
+	for _, r := range roots {
+		if s, ok := strings.CutPrefix(dir, strings.TrimSuffix(r, "/")+"/"); ok {
+			rel = s
+			break
+		}
+	}
+	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(rel), "-"), "-")
+	if name == "" {
+		name = "root"
+	}
+	if len(name) > maxAppName-4 {
+		name = strings.Trim(name[len(name)-(maxAppName-4):], "-")
+	}
+	unique := name
+	for i := 2; taken[unique]; i++ {
+		unique = fmt.Sprintf("%s-%d", name, i)
+	}
+	taken[unique] = true
+	return unique
+}

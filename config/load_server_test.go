@@ -1,0 +1,100 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseServerErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"key.pem", "secret", "kc"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const good = "github: {appID: 1, privateKeyFile: key.pem, webhookSecretFile: secret}\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{{
+		name: "missing github identity and clusters",
+		yaml: "listen: \":9000\"\n",
+		want: []string{
+			"server.yaml:1:1: github.appID: missing: the GitHub App's numeric id",
+			"server.yaml:1:1: github.privateKeyFile: missing",
+			"server.yaml:1:1: github.webhookSecretFile: missing",
+			"server.yaml:1:1: clusters: missing: at least one cluster",
+		},
+	}, {
+		name: "files that are not there",
+		yaml: "github: {appID: 1, privateKeyFile: nokey.pem, webhookSecretFile: secret}\nclusters:\n  - {name: prod, kubeconfig: nokc}\n",
+		want: []string{
+			"server.yaml:1:36: github.privateKeyFile: " + filepath.Join(dir, "nokey.pem") + ": no such file or directory",
+			"server.yaml:3:30: clusters[0].kubeconfig: " + filepath.Join(dir, "nokc") + ": no such file or directory",
+		},
+	}, {
+		name: "clusters, default, typo in field",
+		yaml: good + "clusters:\n  - {name: prod, kubeconfig: kc, inCluster: true}\n  - {name: prod, inCluster: true}\n  - {name: dev}\ndefaultCluster: prd\nresyncIntreval: 1m\n",
+		want: []string{
+			"server.yaml:3:45: clusters[0].inCluster: give either inCluster or kubeconfig, not both",
+			"server.yaml:4:12: clusters[1].name: \"prod\" is already the name of clusters[0]",
+			"server.yaml:5:5: clusters[2]: missing kubeconfig (or inCluster: true)",
+			`server.yaml:6:17: defaultCluster: "prd" is not one of the clusters ("prod", "prod", "dev") (did you mean "prod"?)`,
+			`server.yaml:7:1: unknown field "resyncIntreval" (did you mean "resyncInterval"?)`,
+		},
+	}, {
+		name: "permissions and policies",
+		yaml: good + "clusters: [{name: prod, inCluster: true}]\npolicies:\n  - {name: base, path: nodir}\npermissions:\n  - commands: [aply]\n    minRole: writer\n  - commands: [plan]\n    teams: [platform]\n  - commands: [unlock]\nresyncInterval: 1s\n",
+		want: []string{
+			"server.yaml:4:24: policies[0].path: " + filepath.Join(dir, "nodir") + ": no such file or directory",
+			`server.yaml:6:16: permissions[0].commands[0]: "aply" is not one of plan, apply, unlock, approve-policies, revert (did you mean "apply"?)`,
+			`server.yaml:7:14: permissions[0].minRole: "writer" is not one of read, triage, write, maintain, admin (did you mean "write"?)`,
+			`server.yaml:9:13: permissions[1].teams[0]: "platform" must be org/team-slug`,
+			"server.yaml:10:5: permissions[2]: grants to nobody: give users, teams or minRole",
+			"server.yaml:11:17: resyncInterval: 1s is too short: at least 10s",
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseServer("server.yaml", []byte(tt.yaml), dir)
+			if diff := cmp.Diff(tt.want, errorLines(err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseServerDefaults(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"key.pem", "secret"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := ParseServer("s.yaml", []byte("github: {appID: 3, privateKeyFile: key.pem, webhookSecretFile: secret, url: 'https://ghe.example/api/v3'}\nclusters: [{name: only, inCluster: true}]\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Server{
+		File: "s.yaml",
+		GitHub: GitHub{URL: "https://ghe.example/api/v3/", AppID: 3,
+			PrivateKeyFile: filepath.Join(dir, "key.pem"), WebhookSecretFile: filepath.Join(dir, "secret")},
+		Listen:         DefaultListen,
+		Clusters:       []Cluster{{Name: "only", InCluster: true, KubeVersion: KubeLibraryVersion()}},
+		DefaultCluster: "only",
+		ResyncInterval: Duration(5 * time.Minute),
+		Drift:          DriftDefaults{Mode: DriftPR, Debounce: Duration(30 * time.Second)},
+		Discovery:      Discovery{Roots: []string{"apps", "clusters"}},
+	}
+	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

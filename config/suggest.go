@@ -1,0 +1,34 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/agnivade/levenshtein"
+)
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// got, when one is close enough to be a likely typo, else "".
+func didYouMean(got string, candidates []string) string {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := levenshtein.ComputeDistance(lower(got), lower(c))
+		if best == "" || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	limit := max(2, len(got)/3)
+	if best == "" || bestDist > limit {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
