@@ -1,0 +1,184 @@
+package bot
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// JobKind is what a routed event asks gantry to do.
+type JobKind string
+
+// The kinds of work an event can start.
+const (
+	JobPlan         JobKind = "plan"         // render, policy and diff a pull request's head
+	JobPRClosed     JobKind = "pr-closed"    // release locks; a merge's apply follows its push
+	JobCommand      JobKind = "command"      // run the commands of a comment
+	JobApply        JobKind = "apply"        // a push to a base branch: apply what it changed
+	JobInstallation JobKind = "installation" // the App's installations changed: resync them
+	JobDriftPRClose JobKind = "drift-closed" // a drift PR closed unmerged: restore Git's state
+	JobResyncRepo   JobKind = "resync-repo"  // a check suite asks for everything again
+)
+
+// Job is the work one event asks for. Lane says which serial lane it runs
+// in: all work for one pull request (or one base branch) runs in order.
+type Job struct {
+	Kind           JobKind
+	InstallationID int64
+	Owner, Repo    string
+	PR             int    // 0 for push and installation jobs
+	HeadSHA        string // the commit judged or applied
+	BaseRef        string // the pull request's base branch, or the pushed branch
+	Sender         string // who caused the event
+	Comment        *Parsed
+	CommentID      int64
+	DeliveryID     string
+}
+
+// Lane is the serial lane of the job: per pull request, per pushed branch,
+// or per installation.
+func (j Job) Lane() string {
+	switch {
+	case j.PR != 0:
+		return fmt.Sprintf("%s/%s#%d", j.Owner, j.Repo, j.PR)
+	case j.BaseRef != "":
+		return fmt.Sprintf("%s/%s@%s", j.Owner, j.Repo, j.BaseRef)
+	}
+	return fmt.Sprintf("installation/%d", j.InstallationID)
+}
+
+// RouteConfig is what routing needs to know about the server.
+type RouteConfig struct {
+	// BotLogin is the App's bot user ("name[bot]"): its own comments are
+	// never commands.
+	BotLogin string
+	// Drafts processes draft pull requests.
+	Drafts bool
+	// Forks processes pull requests from forks (never applied).
+	Forks bool
+	// DriftBranchPrefix marks gantry's drift pull requests.
+	DriftBranchPrefix string
+}
+
+// Decision is a routed event: a job to run, or the reason it is ignored.
+type Decision struct {
+	Job    *Job
+	Ignore string
+}
+
+func ignore(format string, args ...any) Decision {
+	return Decision{Ignore: fmt.Sprintf(format, args...)}
+}
+
+// Route decides what a parsed webhook event (from github.ParseWebHook)
+// asks for. It is pure: the same event and configuration always give the
+// same decision.
+func Route(event any, cfg RouteConfig) Decision {
+	switch e := event.(type) {
+	case *github.PingEvent:
+		return ignore("ping")
+	case *github.PullRequestEvent:
+		return routePR(e, cfg)
+	case *github.IssueCommentEvent:
+		return routeComment(e, cfg)
+	case *github.PushEvent:
+		return routePush(e)
+	case *github.CheckRunEvent:
+		if e.GetAction() != "rerequested" {
+			return ignore("check_run %s", e.GetAction())
+		}
+		if !strings.HasPrefix(e.GetCheckRun().GetName(), "gantry/") {
+			return ignore("check run %q is not gantry's", e.GetCheckRun().GetName())
+		}
+		prs := e.GetCheckRun().PullRequests
+		if len(prs) == 0 {
+			return ignore("re-requested check run %q has no pull request", e.GetCheckRun().GetName())
+		}
+		return Decision{Job: &Job{Kind: JobPlan, InstallationID: e.GetInstallation().GetID(),
+			Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), PR: prs[0].GetNumber(),
+			HeadSHA: e.GetCheckRun().GetHeadSHA(), BaseRef: prs[0].GetBase().GetRef(), Sender: e.GetSender().GetLogin()}}
+	case *github.CheckSuiteEvent:
+		if e.GetAction() != "rerequested" {
+			return ignore("check_suite %s", e.GetAction())
+		}
+		prs := e.GetCheckSuite().PullRequests
+		if len(prs) == 0 {
+			return ignore("re-requested check suite has no pull request")
+		}
+		return Decision{Job: &Job{Kind: JobPlan, InstallationID: e.GetInstallation().GetID(),
+			Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), PR: prs[0].GetNumber(),
+			HeadSHA: e.GetCheckSuite().GetHeadSHA(), BaseRef: prs[0].GetBase().GetRef(), Sender: e.GetSender().GetLogin()}}
+	case *github.InstallationEvent:
+		return Decision{Job: &Job{Kind: JobInstallation, InstallationID: e.GetInstallation().GetID(), Sender: e.GetSender().GetLogin()}}
+	case *github.InstallationRepositoriesEvent:
+		return Decision{Job: &Job{Kind: JobInstallation, InstallationID: e.GetInstallation().GetID(), Sender: e.GetSender().GetLogin()}}
+	}
+	return ignore("event %T is not one gantry acts on", event)
+}
+
+func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
+	pr := e.GetPullRequest()
+	job := &Job{InstallationID: e.GetInstallation().GetID(), Owner: e.GetRepo().GetOwner().GetLogin(),
+		Repo: e.GetRepo().GetName(), PR: pr.GetNumber(), HeadSHA: pr.GetHead().GetSHA(),
+		BaseRef: pr.GetBase().GetRef(), Sender: e.GetSender().GetLogin()}
+	switch e.GetAction() {
+	case "opened", "synchronize", "reopened", "ready_for_review":
+		if pr.GetDraft() && !cfg.Drafts {
+			return ignore("pull request #%d is a draft", pr.GetNumber())
+		}
+		if isFork(pr) && !cfg.Forks {
+			return ignore("pull request #%d comes from the fork %s", pr.GetNumber(), pr.GetHead().GetRepo().GetFullName())
+		}
+		job.Kind = JobPlan
+	case "closed":
+		job.Kind = JobPRClosed
+		if !pr.GetMerged() && cfg.DriftBranchPrefix != "" && strings.HasPrefix(pr.GetHead().GetRef(), cfg.DriftBranchPrefix) {
+			job.Kind = JobDriftPRClose
+		}
+	default:
+		return ignore("pull_request %s", e.GetAction())
+	}
+	return Decision{Job: job}
+}
+
+func isFork(pr *github.PullRequest) bool {
+	head, base := pr.GetHead().GetRepo(), pr.GetBase().GetRepo()
+	return head != nil && base != nil && head.GetID() != base.GetID()
+}
+
+func routeComment(e *github.IssueCommentEvent, cfg RouteConfig) Decision {
+	if e.GetAction() != "created" {
+		return ignore("issue_comment %s", e.GetAction())
+	}
+	if !e.GetIssue().IsPullRequest() {
+		return ignore("comment on issue #%d, not a pull request", e.GetIssue().GetNumber())
+	}
+	user := e.GetComment().GetUser()
+	if user.GetType() == "Bot" || user.GetLogin() == cfg.BotLogin || strings.HasSuffix(user.GetLogin(), "[bot]") {
+		return ignore("comment by the bot %s", user.GetLogin())
+	}
+	parsed := ParseComment(e.GetComment().GetBody())
+	if len(parsed.Commands) == 0 && parsed.Reply == "" {
+		return ignore("comment %d has no /gantry command", e.GetComment().GetID())
+	}
+	return Decision{Job: &Job{Kind: JobCommand, InstallationID: e.GetInstallation().GetID(),
+		Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), PR: e.GetIssue().GetNumber(),
+		Sender: user.GetLogin(), Comment: &parsed, CommentID: e.GetComment().GetID()}}
+}
+
+func routePush(e *github.PushEvent) Decision {
+	ref := e.GetRef()
+	branch, ok := strings.CutPrefix(ref, "refs/heads/")
+	switch {
+	case !ok:
+		return ignore("push to %s, not a branch", ref)
+	case e.GetDeleted():
+		return ignore("branch %s deleted", branch)
+	case branch != e.GetRepo().GetDefaultBranch() && branch != e.GetRepo().GetMasterBranch():
+		return ignore("push to %s, not the base branch %s", branch, e.GetRepo().GetDefaultBranch())
+	}
+	return Decision{Job: &Job{Kind: JobApply, InstallationID: e.GetInstallation().GetID(),
+		Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(),
+		HeadSHA: e.GetAfter(), BaseRef: branch, Sender: e.GetSender().GetLogin()}}
+}
