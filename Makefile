@@ -64,14 +64,23 @@ $(KUBE_ASSETS)/kwok:
 	@mkdir -p $(KUBE_ASSETS)
 	GOBIN=$(KUBE_ASSETS) GOFLAGS=-mod=mod go install -trimpath sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 
+# ---- GitHub's published REST description and example deliveries -------
+
+# hack/github-spec.sh pins the npm versions and installs them once per
+# machine; the simulator's tests read the directory from GANTRY_GITHUB_SPEC.
+github-spec: ## fetch GitHub's OpenAPI description and webhook examples into the cache
+	@bash hack/github-spec.sh >/dev/null
+
+GITHUB_SPEC = $(shell bash hack/github-spec.sh 2>/dev/null)
+
 # ---- tests -------------------------------------------------------------
 
 vet: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 
-test: kube-bin vet ## set up everything and run every test
-	go test -count=1 -timeout 40m ./...
+test: kube-bin github-spec vet ## set up everything and run every test
+	GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) go test -count=1 -timeout 40m ./...
 
 run: kube-bin build ## render and diff the sample repository against a local cluster
 	bin/gantry render --repo fixtures/repos/sample

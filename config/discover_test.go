@@ -8,20 +8,20 @@ import (
 
 func TestDiscover(t *testing.T) {
 	root := repoTree(t, map[string]string{
-		"apps/web/base/kustomization.yaml":          "resources: [deploy.yaml]\n",
-		"apps/web/base/deploy.yaml":                 "",
-		"apps/web/overlays/prod/kustomization.yaml": "resources: [../../base, https://example.com/x.yaml]\ncomponents: [../../components/tls]\n",
+		"apps/web/base/kustomization.yaml":           "resources: [deploy.yaml]\n",
+		"apps/web/base/deploy.yaml":                  "",
+		"apps/web/overlays/prod/kustomization.yaml":  "resources: [../../base, https://example.com/x.yaml]\ncomponents: [../../components/tls]\n",
 		"apps/web/components/tls/kustomization.yaml": "kind: Component\n",
-		"apps/web/overlays/dev/kustomization.yaml":  "resources: [../../base]\n",
-		"charts/api/Chart.yaml":                     "name: api\n",
-		"charts/api/charts/redis/Chart.yaml":        "name: redis\n",
-		"charts/lib/Chart.yaml":                     "name: lib\ntype: library\n",
-		"apps/plain/cm.yaml":                        "",
-		"apps/plain/nested/more.yml":                "",
-		"apps/empty/README.md":                      "",
-		"clusters/prod/ns.json":                     "",
-		".github/workflows/ci.yaml":                 "",
-		"docs/example.yaml":                         "",
+		"apps/web/overlays/dev/kustomization.yaml":   "resources: [../../base]\n",
+		"charts/api/Chart.yaml":                      "name: api\n",
+		"charts/api/charts/redis/Chart.yaml":         "name: redis\n",
+		"charts/lib/Chart.yaml":                      "name: lib\ntype: library\n",
+		"apps/plain/cm.yaml":                         "",
+		"apps/plain/nested/more.yml":                 "",
+		"apps/empty/README.md":                       "",
+		"clusters/prod/ns.json":                      "",
+		".github/workflows/ci.yaml":                  "",
+		"docs/example.yaml":                          "",
 	})
 	repo, err := Discover(root, nil)
 	if err != nil {
