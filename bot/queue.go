@@ -1,0 +1,205 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+)
+
+// ErrSuperseded is the cancellation cause of a run whose pull request got a
+// newer head: its result would be stale before it was posted.
+var ErrSuperseded = errors.New("superseded by a newer head commit")
+
+// ErrShutdown is the cancellation cause of runs still going when the
+// shutdown grace period ends.
+var ErrShutdown = errors.New("gantry is shutting down")
+
+// RunFunc does one job. Its context is cancelled with ErrSuperseded or
+// ErrShutdown (see context.Cause) when the job must stop.
+type RunFunc func(ctx context.Context, j Job) error
+
+// Queue runs jobs with one serial lane per pull request (or base branch),
+// at most Workers at once across lanes. A plan for a newer head of the
+// same pull request cancels the running plan and replaces any waiting one.
+type Queue struct {
+	run     RunFunc
+	workers int
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	lanes   map[string]*lane
+	ready   []string // lanes with work and nothing running, oldest first
+	closed  bool
+	running sync.WaitGroup
+	base    context.Context
+	cancel  context.CancelCauseFunc
+}
+
+type lane struct {
+	pending []Job
+	active  *Job
+	stop    context.CancelCauseFunc
+}
+
+// NewQueue makes a queue that runs jobs with run on workers goroutines.
+func NewQueue(run RunFunc, workers int, log *slog.Logger) *Queue {
+	if workers < 1 {
+		workers = 1
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := &Queue{run: run, workers: workers, log: log, lanes: map[string]*lane{}}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// Start runs the workers until Shutdown.
+func (q *Queue) Start(ctx context.Context) {
+	q.base, q.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	for range q.workers {
+		q.running.Add(1)
+		go q.work()
+	}
+}
+
+// Enqueue adds a job to its lane. It returns false when the queue is shut
+// down, or when the same job (kind and head) is already waiting.
+func (q *Queue) Enqueue(j Job) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	key := j.Lane()
+	l := q.lanes[key]
+	if l == nil {
+		l = &lane{}
+		q.lanes[key] = l
+	}
+	if j.Kind == JobPlan {
+		// A newer head makes every older plan in the lane stale.
+		kept := l.pending[:0]
+		for _, p := range l.pending {
+			if p.Kind == JobPlan && p.HeadSHA == j.HeadSHA {
+				return false
+			}
+			if p.Kind != JobPlan {
+				kept = append(kept, p)
+			} else {
+				q.log.Info("dropping stale plan", "lane", key, "head", p.HeadSHA, "newer", j.HeadSHA)
+			}
+		}
+		l.pending = kept
+		if l.active != nil && l.active.Kind == JobPlan && l.active.HeadSHA != j.HeadSHA {
+			q.log.Info("cancelling stale plan", "lane", key, "head", l.active.HeadSHA, "newer", j.HeadSHA)
+			l.stop(ErrSuperseded)
+		}
+	} else {
+		for _, p := range l.pending {
+			if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID {
+				return false
+			}
+		}
+	}
+	l.pending = append(l.pending, j)
+	if l.active == nil && len(l.pending) == 1 {
+		q.ready = append(q.ready, key)
+		q.cond.Signal()
+	}
+	return true
+}
+
+// next blocks until a lane is ready, marks its first job active and
+// returns it; ok is false when the queue is shut down.
+func (q *Queue) next() (key string, j Job, ctx context.Context, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return "", Job{}, nil, false
+	}
+	key, q.ready = q.ready[0], q.ready[1:]
+	l := q.lanes[key]
+	j, l.pending = l.pending[0], l.pending[1:]
+	l.active = &j
+	ctx, l.stop = context.WithCancelCause(q.base)
+	return key, j, ctx, true
+}
+
+// finish clears a lane's active job and queues the lane again if it has
+// more work.
+func (q *Queue) finish(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	l := q.lanes[key]
+	l.stop(nil)
+	l.active, l.stop = nil, nil
+	switch {
+	case len(l.pending) > 0 && !q.closed:
+		q.ready = append(q.ready, key)
+		q.cond.Signal()
+	case len(l.pending) == 0:
+		delete(q.lanes, key)
+	}
+}
+
+func (q *Queue) work() {
+	defer q.running.Done()
+	for {
+		key, j, ctx, ok := q.next()
+		if !ok {
+			return
+		}
+		err := q.run(ctx, j)
+		switch {
+		case err != nil && context.Cause(ctx) != nil && ctx.Err() != nil:
+			q.log.Info("job stopped", "lane", key, "kind", j.Kind, "head", j.HeadSHA, "cause", context.Cause(ctx))
+		case err != nil:
+			q.log.Error("job failed", "lane", key, "kind", j.Kind, "head", j.HeadSHA, "err", err)
+		}
+		q.finish(key)
+	}
+}
+
+// Shutdown stops taking jobs, lets running ones finish until ctx ends,
+// then cancels them with ErrShutdown. It returns the jobs that never ran
+// and those it cancelled, so the caller can record them (resync picks them
+// up again after a restart).
+func (q *Queue) Shutdown(ctx context.Context) []Job {
+	q.mu.Lock()
+	q.closed = true
+	var left []Job
+	for _, l := range q.lanes {
+		left = append(left, l.pending...)
+		l.pending = nil
+	}
+	q.ready = nil
+	q.cond.Broadcast()
+	q.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { q.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return left
+	case <-ctx.Done():
+	}
+	q.mu.Lock()
+	for _, l := range q.lanes {
+		if l.active != nil {
+			left = append(left, *l.active)
+			l.stop(ErrShutdown)
+		}
+	}
+	q.mu.Unlock()
+	if q.cancel != nil {
+		q.cancel(ErrShutdown)
+	}
+	<-done
+	return left
+}
