@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/gantryops/gantry/fixtures/githubsim"
 )
 
 func repo() *github.Repository {
@@ -122,10 +124,7 @@ func TestJobLanes(t *testing.T) {
 // (@octokit/webhooks-examples) from the spec cache `make github-spec` fills.
 func webhookExamples(t *testing.T) map[string][]json.RawMessage {
 	t.Helper()
-	dir := os.Getenv("GANTRY_GITHUB_SPEC")
-	if dir == "" {
-		t.Fatal("GANTRY_GITHUB_SPEC is not set: run `make github-spec` and use `make test`")
-	}
+	dir := githubsim.SpecDir()
 	data, err := os.ReadFile(filepath.Join(dir, "node_modules", "@octokit", "webhooks-examples", "api.github.com", "index.json"))
 	if err != nil {
 		t.Fatalf("read webhook examples (run `make github-spec`): %v", err)
