@@ -1,0 +1,178 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The check runs gantry reports on.
+const (
+	CheckDiff   = "gantry/diff"
+	CheckPolicy = "gantry/policy"
+	CheckApply  = "gantry/apply"
+)
+
+// Check run limits GitHub enforces.
+const (
+	MaxCheckText          = 65535 // title, summary and text each
+	MaxAnnotationsPerCall = 50
+)
+
+// Conclusion is a completed check run's verdict.
+type Conclusion string
+
+// The conclusions gantry uses.
+const (
+	Success Conclusion = "success"
+	Failure Conclusion = "failure"
+	Neutral Conclusion = "neutral"
+)
+
+// Annotation marks a line of a file in the pull request.
+type Annotation struct {
+	Path    string
+	Line    int
+	Level   string // notice, warning or failure
+	Title   string
+	Message string
+}
+
+// CheckOutput is what a completed check run shows.
+type CheckOutput struct {
+	Name        string
+	Conclusion  Conclusion
+	Title       string
+	Summary     string
+	Annotations []Annotation
+}
+
+// DiffCheck is the gantry/diff check: it fails only when the diff could
+// not be computed (render error, rejected object, cluster unreachable).
+func DiffCheck(r Report) CheckOutput {
+	r = r.Sorted()
+	out := CheckOutput{Name: CheckDiff, Conclusion: Success}
+	t := r.Totals()
+	changing := 0
+	for _, a := range r.Apps {
+		if a.Changes() {
+			changing++
+		}
+	}
+	switch {
+	case r.Failed():
+		out.Conclusion = Failure
+		out.Title = "diff failed: " + headline(r)
+	case changing == 0:
+		out.Title = "no changes"
+	default:
+		verb := "change"
+		if changing == 1 {
+			verb = "changes"
+		}
+		out.Title = fmt.Sprintf("%s %s: %d create, %d update, %d delete", plural(changing, "app"), verb, t.Create, t.Update, t.Delete)
+	}
+	var b strings.Builder
+	b.WriteString("| app | cluster | create | update | delete | unchanged |\n|---|---|---:|---:|---:|---:|\n")
+	for _, a := range r.Apps {
+		c := a.Counts()
+		if a.Error != nil {
+			fmt.Fprintf(&b, "| %s | %s | – | – | – | – |\n", a.Name, a.Cluster)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d |\n", a.Name, a.Cluster, c.Create, c.Update, c.Delete, c.Unchanged)
+	}
+	for _, p := range r.Errors {
+		fmt.Fprintf(&b, "\n**Error:** %s\n", problemText(&p))
+		out.Annotations = appendProblem(out.Annotations, "gantry could not compute the diff", p)
+	}
+	for _, a := range r.Apps {
+		if a.Error != nil {
+			fmt.Fprintf(&b, "\n**Error in `%s`:** %s\n", a.Name, problemText(a.Error))
+			out.Annotations = appendProblem(out.Annotations, a.Name+": render or diff failed", *a.Error)
+		}
+		for _, o := range a.Objects {
+			if o.Error != nil {
+				fmt.Fprintf(&b, "\n**Rejected:** `%s` %s: %s\n", a.Name, o.Ref(), problemText(o.Error))
+				out.Annotations = appendProblem(out.Annotations, a.Name+": "+o.Ref()+" rejected", *o.Error)
+			}
+		}
+	}
+	out.Summary = clip(b.String())
+	return out
+}
+
+func appendProblem(as []Annotation, title string, p Problem) []Annotation {
+	if p.File == "" {
+		return as
+	}
+	return append(as, Annotation{Path: p.File, Line: max(p.Line, 1), Level: "failure", Title: title, Message: clip(p.Message)})
+}
+
+// PolicyCheck is the gantry/policy check: it fails on any deny, unless an
+// override was recorded; warnings keep it green but are annotated.
+func PolicyCheck(r Report) CheckOutput {
+	r = r.Sorted()
+	out := CheckOutput{Name: CheckPolicy, Conclusion: Success}
+	d, w := r.Denies(), r.Warnings()
+	switch {
+	case d == 0 && w == 0:
+		out.Title = "no policy findings"
+	case d == 0:
+		out.Title = plural(w, "warning")
+	default:
+		out.Title = fmt.Sprintf("%d deny, %s", d, plural(w, "warning"))
+		if w == 0 {
+			out.Title = fmt.Sprintf("%d deny", d)
+		}
+		out.Conclusion = Failure
+	}
+	var b strings.Builder
+	if r.Override != nil && d > 0 {
+		out.Conclusion = Success
+		out.Title += fmt.Sprintf(" · overridden by @%s: %s", r.Override.By, r.Override.Reason)
+		fmt.Fprintf(&b, "Policy denies overridden by @%s: %s\n\n", r.Override.By, r.Override.Reason)
+	}
+	b.WriteString("| app | object | severity | message | source |\n|---|---|---|---|---|\n")
+	for _, a := range r.Apps {
+		for _, f := range a.Findings {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Name, f.Ref(), f.Severity, strings.ReplaceAll(f.Message, "|", `\|`), location(f.File, f.Line))
+			if f.File == "" {
+				continue
+			}
+			level := "warning"
+			if f.Severity == "deny" {
+				level = "failure"
+			}
+			out.Annotations = append(out.Annotations, Annotation{Path: f.File, Line: max(f.Line, 1), Level: level,
+				Title: fmt.Sprintf("%s %s (%s, rule %s)", f.Severity, f.Ref(), f.Policy, f.Rule), Message: clip(f.Message)})
+		}
+	}
+	out.Summary = clip(b.String())
+	return out
+}
+
+// clip keeps text within GitHub's check-run output limit.
+func clip(s string) string {
+	if len(s) <= MaxCheckText {
+		return s
+	}
+	const note = "\n\n_(cut: the full text is on gantry's run page)_"
+	cut := s[:MaxCheckText-len(note)]
+	if i := strings.LastIndex(cut, "\n"); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + note
+}
+
+// Batches splits annotations into GitHub's 50-per-request batches.
+func Batches(as []Annotation) [][]Annotation {
+	var out [][]Annotation
+	for len(as) > MaxAnnotationsPerCall {
+		out = append(out, as[:MaxAnnotationsPerCall])
+		as = as[MaxAnnotationsPerCall:]
+	}
+	if len(as) > 0 {
+		out = append(out, as)
+	}
+	return out
+}

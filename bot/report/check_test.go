@@ -1,0 +1,72 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDiffCheck(t *testing.T) {
+	ok := DiffCheck(sampleReport())
+	if ok.Conclusion != Success || ok.Title != "2 apps change: 1 create, 2 update, 1 delete" {
+		t.Errorf("conclusion %s title %q", ok.Conclusion, ok.Title)
+	}
+	if !strings.Contains(ok.Summary, "| web-prod | prod | 0 | 2 | 1 | 1 |") {
+		t.Errorf("summary lacks the table:\n%s", ok.Summary)
+	}
+	broken := Report{Apps: []App{{Name: "web", Cluster: "prod", Error: &Problem{Message: "yaml: line 3: bad", File: "apps/web/d.yaml", Line: 3}}}}
+	got := DiffCheck(broken)
+	want := []Annotation{{Path: "apps/web/d.yaml", Line: 3, Level: "failure", Title: "web: render or diff failed", Message: "yaml: line 3: bad"}}
+	if got.Conclusion != Failure || !strings.HasPrefix(got.Title, "diff failed") {
+		t.Errorf("render error: conclusion %s title %q, want a failure", got.Conclusion, got.Title)
+	}
+	if diff := cmp.Diff(want, got.Annotations); diff != "" {
+		t.Errorf("annotations (-want +got):\n%s", diff)
+	}
+	if c := DiffCheck(Report{Apps: []App{{Name: "a", Objects: []Object{{Kind: "X", Name: "y", Action: Unchanged}}}}}); c.Title != "no changes" || c.Conclusion != Success {
+		t.Errorf("no-change report: %q %s", c.Title, c.Conclusion)
+	}
+}
+
+func TestPolicyCheck(t *testing.T) {
+	r := sampleReport()
+	got := PolicyCheck(r)
+	if got.Conclusion != Failure || got.Title != "1 deny, 1 warning" {
+		t.Errorf("conclusion %s title %q", got.Conclusion, got.Title)
+	}
+	levels := map[string]string{}
+	for _, a := range got.Annotations {
+		levels[fmt.Sprintf("%s:%d", a.Path, a.Line)] = a.Level
+	}
+	if diff := cmp.Diff(map[string]string{"apps/web/prod/deploy.yaml:12": "failure", "apps/api/cm.yaml:1": "warning"}, levels); diff != "" {
+		t.Errorf("annotation levels (-want +got):\n%s", diff)
+	}
+	r.Override = &Override{By: "alice", Reason: "hotfix for INC-412"}
+	over := PolicyCheck(r)
+	if over.Conclusion != Success || !strings.Contains(over.Title, "overridden by @alice: hotfix for INC-412") {
+		t.Errorf("override: %s %q", over.Conclusion, over.Title)
+	}
+	if w := PolicyCheck(Report{Apps: []App{{Name: "a", Findings: []Finding{{Severity: "warn", Message: "m"}}}}}); w.Conclusion != Success || w.Title != "1 warning" {
+		t.Errorf("warnings only: %s %q", w.Conclusion, w.Title)
+	}
+}
+
+func TestBatchesAndClip(t *testing.T) {
+	as := make([]Annotation, 120)
+	var sizes []int
+	for _, b := range Batches(as) {
+		sizes = append(sizes, len(b))
+	}
+	if diff := cmp.Diff([]int{50, 50, 20}, sizes); diff != "" {
+		t.Errorf("batch sizes (-want +got):\n%s", diff)
+	}
+	if Batches(nil) != nil {
+		t.Error("no annotations make no batch")
+	}
+	long := strings.Repeat("line of text\n", 10000)
+	if c := clip(long); len(c) > MaxCheckText || !strings.HasSuffix(c, "run page)_") {
+		t.Errorf("clip: %d bytes, suffix %q", len(c), c[len(c)-20:])
+	}
+}
