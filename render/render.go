@@ -1,0 +1,179 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/config"
+)
+
+// Renderer renders apps with configurable limits and cluster facts. The
+// zero value is ready to use with DefaultLimits; a Renderer is safe for
+// concurrent use.
+type Renderer struct {
+	// Limits bound what one render may read and build; zero fields take
+	// DefaultLimits.
+	Limits Limits
+	// KubeVersion is Helm's Capabilities.KubeVersion when the app sets
+	// none: the target cluster's version. Default:
+	// config.KubeLibraryVersion().
+	KubeVersion string
+	// Scope tells whether kinds unknown to gantry are namespaced, usually
+	// from the target cluster's discovery; nil treats them as namespaced.
+	Scope ScopeFunc
+}
+
+// Render renders one app of the repository checked out at repoRoot with
+// the default Renderer. See Renderer.Render.
+func Render(ctx context.Context, repoRoot string, app config.App) ([]*unstructured.Unstructured, SourceMap, error) {
+	var r Renderer
+	return r.Render(ctx, repoRoot, app)
+}
+
+// Render turns the app's directory into Kubernetes objects: plain YAML,
+// Kustomize or Helm as app.Render says (detected when empty), then the
+// app's default namespace and its post-render patches. Objects come sorted
+// CRDs, Namespaces, then by kind, namespace and name, each in the source
+// map. A failure is one *Error or an errors.Join of several, each naming
+// the app, file and line; use AsErrors.
+func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) (objs []*unstructured.Unstructured, sm SourceMap, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			objs, sm = nil, nil
+			err = withApp(app.Name, fmt.Errorf("render panicked: %v", p))
+		}
+	}()
+	lim := r.Limits.orDefault()
+	fsys, err := newRepoFS(ctx, repoRoot, lim)
+	if err != nil {
+		return nil, nil, withApp(app.Name, err)
+	}
+	out, errs := r.render(ctx, fsys, app)
+	if len(errs) > 0 {
+		err := withApp(app.Name, errors.Join(errs...))
+		for _, e := range AsErrors(err) {
+			// Libraries name files by absolute path; the checkout's
+			// location means nothing to the pull request's author.
+			e.Msg = strings.ReplaceAll(e.Msg, fsys.root+string(filepath.Separator), "")
+		}
+		return nil, nil, err
+	}
+	objs = make([]*unstructured.Unstructured, len(out))
+	sm = make(SourceMap, len(out))
+	for i, o := range out {
+		objs[i] = o.obj
+		sm[KeyOf(o.obj)] = o.src
+	}
+	return objs, sm, nil
+}
+
+// render runs the app's renderer and the steps common to all of them.
+func (r *Renderer) render(ctx context.Context, fsys *repoFS, app config.App) ([]rendered, []error) {
+	dir := pathJoin(app.Path)
+	if _, err := fsys.resolve(fsys.abs(dir)); err != nil {
+		if isNotExist(err) {
+			return nil, []error{fileError(dir, 0, ErrInvalid, "app path %s is not a directory in the repository", dir)}
+		}
+		return nil, []error{fileError(dir, 0, err, "app path: %v", err)}
+	}
+	if !fsys.IsDir(fsys.abs(dir)) {
+		return nil, []error{fileError(dir, 0, ErrInvalid, "app path %s is not a directory in the repository", dir)}
+	}
+	kind := app.Render
+	if kind == "" {
+		kind = detect(fsys, dir)
+	}
+	var out []rendered
+	var errs []error
+	switch kind {
+	case config.RenderYAML:
+		out, errs = renderPlain(fsys, app)
+	case config.RenderKustomize:
+		out, errs = renderKustomize(ctx, fsys, app)
+	case config.RenderHelm:
+		out, errs = r.renderHelm(ctx, fsys, app)
+	default:
+		return nil, []error{&Error{Msg: fmt.Sprintf("unknown render kind %q, want yaml, kustomize or helm", kind), Err: ErrInvalid}}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, []error{err}
+	}
+	if len(out) > fsys.lim.MaxObjects {
+		return nil, []error{fileError(dir, 0, ErrLimit, "app renders %d objects, over the limit of %d", len(out), fsys.lim.MaxObjects)}
+	}
+	ns := app.Namespace
+	if ns == "" {
+		ns = config.DefaultNamespace
+	}
+	defaultNamespaces(out, ns, r.Scope)
+	out, errs = applyPatches(fsys, app, ns, out, r.Scope)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := duplicates(out); len(errs) > 0 {
+		return nil, errs
+	}
+	sortObjects(out)
+	return out, nil
+}
+
+// duplicates reports objects rendered twice under the same key.
+func duplicates(objs []rendered) []error {
+	seen := make(map[ObjectKey]Source, len(objs))
+	var errs []error
+	for _, o := range objs {
+		k := KeyOf(o.obj)
+		if first, dup := seen[k]; dup {
+			errs = append(errs, fileError(o.src.File, o.src.Line, ErrInvalid,
+				"%s is rendered twice (also at %s:%d)", describe(o.obj), first.File, first.Line))
+			continue
+		}
+		seen[k] = o.src
+	}
+	return errs
+}
+
+// kustomizationNames are the file names Kustomize recognises, in its order.
+var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Detect returns how the app directory appPath of the repository at
+// repoRoot is rendered when its app does not say: helm with a Chart.yaml,
+// kustomize with a kustomization file, yaml otherwise.
+func Detect(ctx context.Context, repoRoot, appPath string) (config.RenderKind, error) {
+	fsys, err := newRepoFS(ctx, repoRoot, DefaultLimits())
+	if err != nil {
+		return "", err
+	}
+	return detect(fsys, pathJoin(appPath)), nil
+}
+
+// detect is Detect on an open repository view.
+func detect(fsys *repoFS, dir string) config.RenderKind {
+	if fsys.Exists(fsys.abs(pathJoin(dir, "Chart.yaml"))) {
+		return config.RenderHelm
+	}
+	if kustomizationFile(fsys, dir) != "" {
+		return config.RenderKustomize
+	}
+	return config.RenderYAML
+}
+
+// kustomizationFile returns the repository path of dir's kustomization
+// file, or "" when it has none.
+func kustomizationFile(fsys *repoFS, dir string) string {
+	for _, n := range kustomizationNames {
+		p := pathJoin(dir, n)
+		if fsys.Exists(fsys.abs(p)) && !fsys.IsDir(fsys.abs(p)) {
+			return p
+		}
+	}
+	return ""
+}
