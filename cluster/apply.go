@@ -1,0 +1,303 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/gantryops/gantry/config"
+)
+
+// ChangeAction is what apply did to one object.
+type ChangeAction string
+
+// The outcomes of an apply.
+const (
+	ChangeCreated    ChangeAction = "created"
+	ChangeConfigured ChangeAction = "configured"
+	ChangeUnchanged  ChangeAction = "unchanged"
+	ChangeDeleted    ChangeAction = "deleted"
+	// ChangeSkipped is an object prune kept (opt-out annotation, another
+	// owner).
+	ChangeSkipped ChangeAction = "skipped"
+	ChangeFailed  ChangeAction = "failed"
+)
+
+// ChangeEntry is the outcome for one object.
+type ChangeEntry struct {
+	Object ObjectRef    `json:"object"`
+	Action ChangeAction `json:"action"`
+	Note   string       `json:"note,omitempty"`
+	// Error is set when Action is failed, object first.
+	Error string `json:"error,omitempty"`
+}
+
+// ChangeSet is the outcome of applying one app.
+type ChangeSet struct {
+	App string `json:"app"`
+	// Objects are sorted in apply order.
+	Objects []ChangeEntry `json:"objects"`
+	// Pruned says whether prune ran; it does not after a failed object.
+	Pruned bool `json:"pruned"`
+	// Health is the wait's result, when apply waited.
+	Health *Health `json:"health,omitempty"`
+	// Duration is the time the apply took, prune and wait included.
+	Duration time.Duration `json:"durationNanos"`
+}
+
+// Count returns the number of objects with the action.
+func (s *ChangeSet) Count(a ChangeAction) int {
+	n := 0
+	for _, o := range s.Objects {
+		if o.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// ApplyOptions say what apply does beyond applying.
+type ApplyOptions struct {
+	// Prune deletes the inventory objects no longer rendered, when the app
+	// enables prune and every object applied.
+	Prune bool
+	// Wait waits for the applied objects to become healthy.
+	Wait bool
+	// Health tunes the wait; its Timeout defaults to the app's
+	// HealthTimeout.
+	Health WaitOptions
+	// Reapply sends every object even when upToDate proves the apply a
+	// no-op; a repair tool for a cluster whose API server changed defaults.
+	Reapply bool
+	// CRDTimeout bounds the wait for the app's CRDs to be established
+	// before its custom resources are applied.
+	CRDTimeout time.Duration
+}
+
+// DefaultApplyOptions returns the options of an apply after a merge.
+func DefaultApplyOptions() ApplyOptions {
+	return ApplyOptions{Prune: true, Wait: true, Health: DefaultWaitOptions(), CRDTimeout: time.Minute}
+}
+
+// ErrApplyFailed is wrapped by the error Apply returns when objects
+// failed; the ChangeSet says which.
+var ErrApplyFailed = errors.New("apply failed")
+
+// Apply applies objs for app with server-side apply (field manager
+// gantry, force as the app says), in stages: CRDs, then Namespaces, waited
+// for, then the rest in parallel. Before changing anything it records the
+// union of the old inventory and the rendered objects, so an apply cut
+// short leaves no object unrecorded; after every object applied it prunes
+// and records exactly the rendered objects. The ChangeSet is returned even
+// with an error, whenever anything was attempted.
+func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	start := time.Now()
+	cs := &ChangeSet{App: app.Name}
+	defer func() { cs.Duration = time.Since(start) }()
+	inv, err := c.Inventory(ctx, app.Name)
+	if err != nil {
+		return nil, err
+	}
+	prune := opts.Prune && app.PruneEnabled()
+	if len(objs) == 0 && len(inv.Objects) > 0 && prune && !app.AllowEmpty {
+		return nil, fmt.Errorf("app %s: %w", app.Name, ErrEmptyRender)
+	}
+	ps, err := c.plan(ctx, app, objs)
+	if err != nil {
+		return nil, err
+	}
+	owned := inv.Objects
+	rendered := refsOf(ps)
+	inv.Objects = union(owned, rendered)
+	if err := c.WriteInventory(ctx, inv); err != nil {
+		return nil, err
+	}
+
+	entries := make([]ChangeEntry, len(ps))
+	var first, rest []int
+	for i, p := range ps {
+		if stage(p.ref) < 2 {
+			first = append(first, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	c.applyAll(ctx, app, ps, first, entries, opts.Reapply)
+	if err := c.waitEstablished(ctx, ps, first, entries, opts.CRDTimeout); err != nil {
+		return cs, err
+	}
+	c.resolvePending(ctx, app, ps, rest)
+	c.applyAll(ctx, app, ps, rest, entries, opts.Reapply)
+	cs.Objects = entries
+
+	var errs []error
+	for _, e := range entries {
+		if e.Action == ChangeFailed {
+			errs = append(errs, errors.New(e.Error))
+		}
+	}
+	if len(errs) > 0 {
+		sortChanges(cs.Objects)
+		return cs, fmt.Errorf("app %s: %d of %d objects: %w: %w", app.Name, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
+	}
+
+	if prune {
+		targets, err := c.pruneTargets(ctx, app.Name, &Inventory{Objects: owned}, rendered)
+		if err != nil {
+			return cs, err
+		}
+		deleted := c.prune(ctx, targets)
+		cs.Objects = append(cs.Objects, deleted...)
+		cs.Pruned = true
+		keep := rendered
+		for _, e := range deleted {
+			if e.Action == ChangeFailed {
+				keep = append(keep, e.Object)
+				errs = append(errs, errors.New(e.Error))
+			}
+		}
+		inv.Objects = keep
+		if err := c.WriteInventory(ctx, inv); err != nil {
+			return cs, err
+		}
+	}
+	sortChanges(cs.Objects)
+	if len(errs) > 0 {
+		return cs, fmt.Errorf("app %s: prune: %w: %w", app.Name, ErrApplyFailed, errors.Join(errs...))
+	}
+	if opts.Wait {
+		wo := opts.Health
+		if wo.Timeout == 0 {
+			wo.Timeout = app.HealthTimeout.D()
+		}
+		h, err := c.Wait(ctx, rendered, wo)
+		if err != nil {
+			return cs, err
+		}
+		cs.Health = h
+	}
+	return cs, nil
+}
+
+// applyAll applies the planned objects at idx in parallel.
+func (c *Client) applyAll(ctx context.Context, app config.App, ps []*planned, idx []int, out []ChangeEntry, reapply bool) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	for _, i := range idx {
+		g.Go(func() error {
+			out[i] = c.applyOne(gctx, app, ps[i], reapply)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapply bool) ChangeEntry {
+	e := ChangeEntry{Object: p.ref}
+	fail := func(err error) ChangeEntry {
+		e.Action, e.Error = ChangeFailed, scrub(err.Error(), secretValues(p.desired, p.live))
+		return e
+	}
+	if p.err != nil {
+		return fail(p.err)
+	}
+	if p.mapping == nil {
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("kind not served: %s", p.pending)})
+	}
+	if !reapply && upToDate(p.desired, p.live) {
+		e.Action = ChangeUnchanged
+		return e
+	}
+	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
+		FieldManager: FieldManager, Force: app.Force,
+	})
+	if err != nil {
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: err})
+	}
+	switch {
+	case p.live == nil:
+		e.Action = ChangeCreated
+	case p.live.GetResourceVersion() == res.GetResourceVersion():
+		e.Action = ChangeUnchanged
+	default:
+		e.Action = ChangeConfigured
+	}
+	return e
+}
+
+// waitEstablished waits until the CRDs applied at idx are established and
+// the Namespaces active, so the next stage can use them.
+func (c *Client) waitEstablished(ctx context.Context, ps []*planned, idx []int, out []ChangeEntry, timeout time.Duration) error {
+	if timeout == 0 {
+		timeout = DefaultApplyOptions().CRDTimeout
+	}
+	for _, i := range idx {
+		p := ps[i]
+		if out[i].Action == ChangeFailed || !isCRD(p.ref) {
+			continue
+		}
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+			u, err := c.resource(p.mapping, "").Get(ctx, p.ref.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			return conditionTrue(u, "Established"), nil
+		})
+		if err != nil {
+			return &ObjectError{Ref: p.ref, Op: "wait for established", Err: err}
+		}
+	}
+	if len(idx) > 0 {
+		c.mapper.Reset()
+	}
+	return nil
+}
+
+// resolvePending resolves the kinds of objects whose CRD was just applied
+// and reads their live state.
+func (c *Client) resolvePending(ctx context.Context, app config.App, ps []*planned, idx []int) {
+	for _, i := range idx {
+		p := ps[i]
+		if p.err != nil || p.mapping != nil {
+			continue
+		}
+		m, err := c.mapping(p.ref.GroupVersionKind())
+		if err != nil {
+			p.err = &ObjectError{Ref: p.ref, Op: "resolve kind", Err: err}
+			continue
+		}
+		p.mapping = m
+		if u, err := c.resource(m, p.ref.Namespace).Get(ctx, p.ref.Name, metav1.GetOptions{}); err == nil {
+			p.live = u
+			if err := applyIgnoreRules(app.Ignore, p.desired, p.live); err != nil {
+				p.err = &ObjectError{Ref: p.ref, Op: "ignore rules", Err: err}
+			}
+			stamp(p.desired)
+		} else {
+			p.live = nil
+		}
+	}
+}
+
+// conditionTrue reports whether status.conditions has typ with status True.
+func conditionTrue(u *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+func sortChanges(es []ChangeEntry) {
+	slices.SortFunc(es, func(a, b ChangeEntry) int { return compareRefs(a.Object, b.Object) })
+}

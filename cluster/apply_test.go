@@ -1,0 +1,284 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gantryops/gantry/config"
+)
+
+const threeConfigMaps = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: stays}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: removed}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kept, annotations: {gantry.dev/prune: disabled}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: adopted}
+`
+
+func exists(t *testing.T, ns, name string) bool {
+	t.Helper()
+	_, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestPruneAfterRemoval(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps), ApplyOptions{Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Another app takes "adopted" over: prune must leave it alone.
+	patch := []byte(`{"metadata":{"labels":{"gantry.dev/app":"someone-else"}}}`)
+	if _, err := cluster.Client.CoreV1().ConfigMaps(ns).Patch(ctx, "adopted", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	only := objects(t, ns, threeConfigMaps)[:1]
+	set, err := c.Diff(ctx, app, only, DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"ConfigMap/" + ns + "/stays": "unchanged", "ConfigMap/" + ns + "/removed": "delete",
+		"ConfigMap/" + ns + "/kept": "unchanged", "ConfigMap/" + ns + "/adopted": "unchanged",
+	}
+	if d := cmp.Diff(want, actions(set)); d != "" {
+		t.Fatalf("diff (-want +got):\n%s", d)
+	}
+	cs, err := c.Apply(ctx, app, only, ApplyOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantApply := map[string]string{
+		"ConfigMap/" + ns + "/stays": "unchanged", "ConfigMap/" + ns + "/removed": "deleted",
+		"ConfigMap/" + ns + "/kept": "skipped", "ConfigMap/" + ns + "/adopted": "skipped",
+	}
+	if d := cmp.Diff(wantApply, changes(cs)); d != "" {
+		t.Fatalf("apply (-want +got):\n%s", d)
+	}
+	got := map[string]bool{}
+	for _, n := range []string{"stays", "removed", "kept", "adopted"} {
+		got[n] = exists(t, ns, n)
+	}
+	if d := cmp.Diff(map[string]bool{"stays": true, "removed": false, "kept": true, "adopted": true}, got); d != "" {
+		t.Errorf("objects left (-want +got):\n%s", d)
+	}
+	inv, err := c.Inventory(ctx, app.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]ObjectRef{{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "stays"}}, inv.Objects); d != "" {
+		t.Errorf("inventory after prune (-want +got):\n%s", d)
+	}
+}
+
+func TestPruneRefusedOnEmptyRender(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Diff(ctx, app, nil, DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Error == "" || set.HasChanges() {
+		t.Fatalf("diff of an empty render: %+v", set)
+	}
+	if _, err := c.Apply(ctx, app, nil, ApplyOptions{Prune: true}); !errors.Is(err, ErrEmptyRender) {
+		t.Fatalf("apply of an empty render: %v, want ErrEmptyRender", err)
+	}
+	if !exists(t, ns, "stays") || !exists(t, ns, "removed") {
+		t.Fatal("an empty render deleted objects")
+	}
+	app.AllowEmpty = true
+	cs, err := c.Apply(ctx, app, nil, ApplyOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cs.Count(ChangeDeleted); n != 2 || exists(t, ns, "stays") {
+		t.Errorf("allowEmpty: %d deleted, want 2", n)
+	}
+}
+
+func TestInventorySurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	app := newApp(ns)
+	if _, err := newClient(t).Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A new process: new client, new discovery cache, nothing in memory.
+	c := newClient(t)
+	set, err := c.Diff(ctx, app, objects(t, ns, threeConfigMaps)[:1], DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(set)["ConfigMap/"+ns+"/removed"]; got != "delete" {
+		t.Fatalf("after restart the removed object is %q, want delete", got)
+	}
+	// Two writers that read the same version: the second one loses.
+	a, err := c.Inventory(ctx, app.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newClient(t).Inventory(ctx, app.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Objects = a.Objects[:1]
+	if err := c.WriteInventory(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteInventory(ctx, b); !errors.Is(err, ErrInventoryConflict) {
+		t.Fatalf("stale write: %v, want ErrInventoryConflict", err)
+	}
+}
+
+func TestIgnoreRules(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	docs := `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scaled, annotations: {team: a}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: scaled}}
+  template:
+    metadata: {labels: {app: scaled}}
+    spec: {containers: [{name: c, image: "registry.example/scaled:1"}]}
+`
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// An HPA-like manager scales it to 5 and takes /spec/replicas.
+	scale := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "scaled", "namespace": ns},
+		"spec": map[string]any{"replicas": int64(5)},
+	}}
+	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	if _, err := c.dynamic.Resource(gvr).Namespace(ns).Apply(ctx, "scaled", scale, metav1.ApplyOptions{FieldManager: "hpa-controller", Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	changed := objects(t, ns, docs)
+	changed[0].SetAnnotations(map[string]string{"team": "b"})
+	tests := []struct {
+		name  string
+		rules string
+		want  string
+		field []string
+	}{
+		{"no rule: the replicas conflict", "", "error", nil},
+		{"pointer", "pointer", "update", []string{"metadata.annotations.team"}},
+		{"manager", "manager", "update", []string{"metadata.annotations.team"}},
+		{"pointer limited to another kind", "other-kind", "error", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := app
+			switch tt.rules {
+			case "pointer":
+				a.Ignore = []config.IgnoreRule{{Kind: "Deployment", Pointers: []string{"/spec/replicas"}}}
+			case "manager":
+				a.Ignore = []config.IgnoreRule{{Managers: []string{"hpa-controller"}}}
+			case "other-kind":
+				a.Ignore = []config.IgnoreRule{{Kind: "StatefulSet", Pointers: []string{"/spec/replicas"}}}
+			}
+			set, err := c.Diff(ctx, a, changed, DefaultDiffOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := find(set, "Deployment/"+ns+"/scaled")
+			got := string(d.Action)
+			if d.Error != "" {
+				got = "error"
+			}
+			if got != tt.want {
+				t.Fatalf("action %s (%s), want %s", got, d.Error, tt.want)
+			}
+			if d := cmp.Diff(tt.field, d.Changed); d != "" {
+				t.Errorf("changed (-want +got):\n%s", d)
+			}
+		})
+	}
+	// Apply with the manager rule keeps the HPA's replicas.
+	app.Ignore = []config.IgnoreRule{{Managers: []string{"hpa-controller"}}}
+	if _, err := c.Apply(ctx, app, changed, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "scaled", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 5 || dep.Annotations["team"] != "b" {
+		t.Errorf("after apply: replicas %d team %q, want 5 and b", *dep.Spec.Replicas, dep.Annotations["team"])
+	}
+}
+
+// Apply skips an object only when nothing changed it since gantry's last
+// apply; a change by anyone else is restored.
+func TestApplySkipsOnlyUntouchedObjects(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	docs := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n"
+	for i, want := range []string{"created", "unchanged"} {
+		cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := changes(cs)["ConfigMap/"+ns+"/cm"]; got != want {
+			t.Fatalf("apply %d: %s, want %s", i, got, want)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // managed-fields times have one-second resolution
+	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["k"] = "edited"
+	if _, err := cluster.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	// Not skipped: the edit's manager now owns the field, so it conflicts…
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); !errors.Is(err, ErrApplyFailed) {
+		t.Fatalf("apply over an edited field: %v, want a conflict", err)
+	}
+	// …and with force it is restored.
+	app.Force = true
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changes(cs)["ConfigMap/"+ns+"/cm"]; got != "configured" {
+		t.Fatalf("apply after an edit: %s, want configured", got)
+	}
+	if cm, _ := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "cm", metav1.GetOptions{}); cm.Data["k"] != "v" {
+		t.Errorf("edit not restored: %v", cm.Data)
+	}
+}

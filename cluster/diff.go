@@ -1,0 +1,266 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantryops/gantry/config"
+)
+
+// Action is what apply does, or did, to one object.
+type Action string
+
+// The actions of a diff and an apply.
+const (
+	ActionCreate    Action = "create"
+	ActionUpdate    Action = "update"
+	ActionDelete    Action = "delete"
+	ActionUnchanged Action = "unchanged"
+)
+
+// ObjectDiff is the diff of one object.
+type ObjectDiff struct {
+	// Object is the object diffed.
+	Object ObjectRef `json:"object"`
+	// Action is what apply will do. With Error set, it is what apply
+	// would have tried.
+	Action Action `json:"action"`
+	// Changed lists the changed fields, e.g. spec.replicas, data.password
+	// (key names, never values).
+	Changed []string `json:"changed,omitempty"`
+	// Diff is a unified diff of the normalized YAML, live before desired,
+	// Secret values masked; empty when unchanged.
+	Diff string `json:"diff,omitempty"`
+	// Note explains an action that is not the plain result of a dry-run,
+	// e.g. a custom resource whose CRD the same app creates, or an object
+	// prune keeps.
+	Note string `json:"note,omitempty"`
+	// Error is why the API server refused the object, object first.
+	Error string `json:"error,omitempty"`
+}
+
+// DiffSet is the live diff of one app.
+type DiffSet struct {
+	// App is the app's name.
+	App string `json:"app"`
+	// Objects are sorted in apply order: CRDs, Namespaces, then by kind,
+	// namespace and name.
+	Objects []ObjectDiff `json:"objects"`
+	// Error is set when the app as a whole could not be diffed, e.g. an
+	// empty render that would prune everything.
+	Error string `json:"error,omitempty"`
+}
+
+// Counts is the number of objects per action, and of errors.
+type Counts struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Unchanged int `json:"unchanged"`
+	Errors    int `json:"errors"`
+}
+
+// Counts counts the set's objects by action; an object in error counts
+// only as an error.
+func (s *DiffSet) Counts() Counts {
+	var c Counts
+	for _, o := range s.Objects {
+		switch {
+		case o.Error != "":
+			c.Errors++
+		case o.Action == ActionCreate:
+			c.Create++
+		case o.Action == ActionUpdate:
+			c.Update++
+		case o.Action == ActionDelete:
+			c.Delete++
+		default:
+			c.Unchanged++
+		}
+	}
+	if s.Error != "" {
+		c.Errors++
+	}
+	return c
+}
+
+// HasChanges reports whether apply would change anything.
+func (s *DiffSet) HasChanges() bool {
+	c := s.Counts()
+	return c.Create+c.Update+c.Delete > 0
+}
+
+// HasErrors reports whether any object, or the app, failed to diff.
+func (s *DiffSet) HasErrors() bool { return s.Counts().Errors > 0 }
+
+// DiffOptions tune a diff.
+type DiffOptions struct {
+	// Context is the number of unchanged lines around each change in the
+	// unified diffs.
+	Context int
+}
+
+// DefaultDiffOptions returns the options of the PR comment and the CLI.
+func DefaultDiffOptions() DiffOptions { return DiffOptions{Context: 3} }
+
+// ErrEmptyRender is returned (and set on a DiffSet) when an app rendered
+// no objects but owns some: applying it would prune everything, which only
+// an app with AllowEmpty may do.
+var ErrEmptyRender = errors.New("render is empty; refusing to prune every object of the app (set allowEmpty to allow)")
+
+// Diff computes what applying objs for app would do: a server-side apply
+// dry-run of every object with gantry's field manager, compared with the
+// live object, and a deletion for every inventory object no longer
+// rendered. Objects the API server rejects carry their error; the returned
+// error is for failures of the whole app (cluster unreachable, inventory
+// unreadable).
+func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.Unstructured, opts DiffOptions) (*DiffSet, error) {
+	set := &DiffSet{App: app.Name}
+	inv, err := c.Inventory(ctx, app.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 && len(inv.Objects) > 0 && app.PruneEnabled() && !app.AllowEmpty {
+		set.Error = ErrEmptyRender.Error()
+		return set, nil
+	}
+	ps, err := c.plan(ctx, app, objs)
+	if err != nil {
+		return nil, err
+	}
+	set.Objects = make([]ObjectDiff, len(ps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	for i, p := range ps {
+		g.Go(func() error {
+			set.Objects[i] = c.diffOne(gctx, app, p, opts)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if app.PruneEnabled() {
+		targets, err := c.pruneTargets(ctx, app.Name, inv, refsOf(ps))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range targets {
+			d := ObjectDiff{Object: t.ref, Action: ActionDelete}
+			if t.keep != "" {
+				d.Action, d.Note = ActionUnchanged, "not deleted: "+t.keep
+			} else {
+				d.Diff, d.Changed = render(t.live, nil, opts.Context), []string{"(deleted)"}
+			}
+			set.Objects = append(set.Objects, d)
+		}
+	}
+	sortDiffs(set.Objects)
+	return set, nil
+}
+
+// diffOne dry-runs one planned object and compares the result with the
+// live object.
+func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts DiffOptions) ObjectDiff {
+	d := ObjectDiff{Object: p.ref, Action: ActionCreate}
+	if p.live != nil {
+		d.Action = ActionUpdate
+	}
+	if p.err != nil {
+		d.Error = scrub(p.err.Error(), secretValues(p.desired, p.live))
+		return d
+	}
+	if p.pending != "" {
+		d.Note = "not dry-run: " + p.pending
+		after := normalize(p.desired)
+		if p.live != nil {
+			d.Note += fmt.Sprintf("; compared with the live %s object", p.live.GetAPIVersion())
+		}
+		d.Diff = render(normalize(p.live), after, opts.Context)
+		d.Changed = changedPaths(objectOf(normalize(p.live)), after.Object)
+		return d
+	}
+	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
+		FieldManager: FieldManager, Force: app.Force, DryRun: []string{metav1.DryRunAll},
+	})
+	if err != nil {
+		d.Error = scrub((&ObjectError{Ref: p.ref, Op: "dry-run", Err: err}).Error(), secretValues(p.desired, p.live))
+		return d
+	}
+	before, after := normalize(p.live), normalize(res)
+	if before != nil && equal(before, after) {
+		d.Action = ActionUnchanged
+		return d
+	}
+	d.Changed = changedPaths(objectOf(before), after.Object)
+	d.Diff = render(before, after, opts.Context)
+	return d
+}
+
+func objectOf(u *unstructured.Unstructured) map[string]any {
+	if u == nil {
+		return nil
+	}
+	return u.Object
+}
+
+// render is the unified diff of two normalized objects (either nil), with
+// Secret values masked.
+func render(before, after *unstructured.Unstructured, context int) string {
+	if (before != nil && isSecret(RefOf(before))) || (after != nil && isSecret(RefOf(after))) {
+		before, after = maskSecrets(before, after)
+	}
+	return unified(toYAML(before), toYAML(after), context)
+}
+
+// unquoteMarkers shows the mask markers as in the PR comment, without the
+// quotes YAML puts around a string holding ": ".
+var unquoteMarkers = strings.NewReplacer("'"+maskBefore+"'", maskBefore, "'"+maskAfter+"'", maskAfter)
+
+func toYAML(u *unstructured.Unstructured) string {
+	if u == nil {
+		return ""
+	}
+	b, err := yaml.Marshal(u.Object)
+	if err != nil {
+		return fmt.Sprintf("# cannot show as YAML: %v\n", err)
+	}
+	return unquoteMarkers.Replace(string(b))
+}
+
+// unified returns the diff of two texts without file headers.
+func unified(a, b string, context int) string {
+	s, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: "live", ToFile: "desired", Context: context,
+	})
+	if err != nil {
+		return ""
+	}
+	lines := strings.SplitAfterN(s, "\n", 3)
+	if len(lines) == 3 {
+		return lines[2]
+	}
+	return s
+}
+
+func refsOf(ps []*planned) []ObjectRef {
+	out := make([]ObjectRef, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.ref)
+	}
+	return out
+}
+
+func sortDiffs(ds []ObjectDiff) {
+	slices.SortFunc(ds, func(a, b ObjectDiff) int { return compareRefs(a.Object, b.Object) })
+}

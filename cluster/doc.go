@@ -1,0 +1,21 @@
+// Package cluster is everything gantry does against a Kubernetes API
+// server: the live diff of an app's rendered objects (server-side apply
+// dry-runs compared with the live objects, normalized, Secrets masked),
+// the staged server-side apply with its inventory and prune, the wait for
+// health, and the per-app locks.
+//
+// Every verb takes the rendered objects as plain
+// []*unstructured.Unstructured and returns plain data (DiffSet, ChangeSet,
+// Health) that the bot and the CLI format with WriteDiff and WriteApply.
+//
+// Speed comes from three choices: the live state is read with one LIST per
+// kind and namespace instead of one GET per object, dry-runs and applies
+// run in a bounded pool, and the client's rate limit is sized so the pool,
+// not the limiter, is what bounds the load on the API server.
+//
+// fluxcd/pkg/ssa's ResourceManager is not used for diff and apply: it reads
+// every object with its own GET and applies after a dry-run of each object,
+// three requests per object where gantry needs one (see
+// hack/bench-cluster.sh for the figures). Health uses kstatus from
+// github.com/fluxcd/cli-utils, the same library ssa waits with.
+package cluster

@@ -1,0 +1,496 @@
+// Command bench measures gantry's diff and apply against kubectl and
+// against the floor (concurrent server-side apply dry-runs with a bare
+// client) on a local cluster. It is run by hack/bench-cluster.sh (make
+// bench); it is not product code.
+//
+// The orchestrator starts a local API server, writes two versions of the
+// objects as YAML, and runs every measured step as a child process (itself
+// with a subcommand, or kubectl), so each step's wall time and peak RSS
+// are its own.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	ssa "github.com/fluxcd/pkg/ssa"
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/fixtures/localcluster"
+)
+
+func main() {
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		if err := child(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := orchestrate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// result is what a child reports on its last stdout line.
+type result struct {
+	Seconds float64 `json:"seconds"`
+	Summary string  `json:"summary"`
+}
+
+// ---- objects ----------------------------------------------------------
+
+var kinds = []string{"ConfigMap", "Deployment", "Secret", "ServiceAccount", "Role"}
+
+// manifest returns n objects in ns, 1/5 of each kind; version 2 changes
+// every object whose index mod 10 is below 3 (30%).
+func manifest(ns string, n, version int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		kind := kinds[i%len(kinds)]
+		v := 1
+		if version == 2 && (i/len(kinds))%10 < 3 {
+			v = 2
+		}
+		name := fmt.Sprintf("%s-%04d", strings.ToLower(kind), i)
+		b.WriteString("---\n")
+		switch kind {
+		case "ConfigMap":
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {setting: \"value-%d\", feature: \"on\", version: \"%d\"}\n", name, ns, i, v)
+		case "Secret":
+			pw := base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("password-%d-v%d", i, v)))
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: %s}\ntype: Opaque\ndata: {password: %s}\n", name, ns, pw)
+		case "ServiceAccount":
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %s, namespace: %s, labels: {version: \"v%d\"}}\n", name, ns, v)
+		case "Role":
+			verbs := "[get, list]"
+			if v == 2 {
+				verbs = "[get, list, watch]"
+			}
+			fmt.Fprintf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: %s, namespace: %s}\nrules: [{apiGroups: [\"\"], resources: [configmaps], verbs: %s}]\n", name, ns, verbs)
+		case "Deployment":
+			fmt.Fprintf(&b, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/app:%[3]d.0
+        ports: [{containerPort: 8080}]
+        resources: {requests: {cpu: 10m, memory: 16Mi}}
+`, name, ns, v)
+		}
+	}
+	return b.String()
+}
+
+func readObjects(file string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// ---- children ---------------------------------------------------------
+
+func child(cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig")
+	file := fs.String("f", "", "objects")
+	ns := fs.String("ns", "", "namespace (app name too)")
+	workers := fs.Int("concurrency", 64, "workers for the fluxcd/pkg/ssa steps")
+	gantryWorkers := fs.Int("gantry-concurrency", 0, "gantry's Concurrency (0: default)")
+	_ = fs.Parse(args)
+	objs, err := readObjects(*file)
+	if err != nil {
+		return err
+	}
+	cfg, err := cluster.RESTConfig(*kubeconfig, "")
+	if err != nil {
+		return err
+	}
+	app := config.App{Name: *ns, Namespace: *ns}
+	ctx := context.Background()
+	start := time.Now()
+	var summary string
+	switch cmd {
+	case "gantry-diff":
+		c, err := cluster.NewClient(cfg, cluster.ClientOptions{Concurrency: *gantryWorkers})
+		if err != nil {
+			return err
+		}
+		set, err := c.Diff(ctx, app, objs, cluster.DefaultDiffOptions())
+		if err != nil {
+			return err
+		}
+		n := set.Counts()
+		summary = fmt.Sprintf("%d update, %d unchanged, %d create, %d errors", n.Update, n.Unchanged, n.Create, n.Errors)
+		if n.Errors > 0 {
+			var first string
+			for _, o := range set.Objects {
+				if o.Error != "" {
+					first = o.Error
+					break
+				}
+			}
+			summary += ": " + first
+		}
+	case "gantry-apply":
+		c, err := cluster.NewClient(cfg, cluster.ClientOptions{Concurrency: *gantryWorkers})
+		if err != nil {
+			return err
+		}
+		cs, err := c.Apply(ctx, app, objs, cluster.ApplyOptions{Prune: true})
+		if err != nil {
+			return err
+		}
+		summary = fmt.Sprintf("%d created, %d configured, %d unchanged", cs.Count(cluster.ChangeCreated), cs.Count(cluster.ChangeConfigured), cs.Count(cluster.ChangeUnchanged))
+	case "floor":
+		summary, err = floor(ctx, cfg, objs)
+	case "flux-diff":
+		summary, err = fluxDiff(ctx, cfg, objs, *workers)
+	case "flux-apply":
+		summary, err = fluxApply(ctx, cfg, objs, *workers)
+	default:
+		return fmt.Errorf("unknown step %q", cmd)
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(result{Seconds: time.Since(start).Seconds(), Summary: summary})
+}
+
+var gvrs = map[string]schema.GroupVersionResource{
+	"ConfigMap":      {Version: "v1", Resource: "configmaps"},
+	"Secret":         {Version: "v1", Resource: "secrets"},
+	"ServiceAccount": {Version: "v1", Resource: "serviceaccounts"},
+	"Role":           {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+	"Deployment":     {Group: "apps", Version: "v1", Resource: "deployments"},
+}
+
+// floor sends every dry-run at once with a bare client without a rate
+// limit: the fastest the API server can answer, and nothing else.
+func floor(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) (string, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for _, o := range objs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := dyn.Resource(gvrs[o.GetKind()]).Namespace(o.GetNamespace()).Apply(ctx, o.GetName(), o,
+				metav1.ApplyOptions{FieldManager: cluster.FieldManager, DryRun: []string{metav1.DryRunAll}})
+			if err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return fmt.Sprintf("%d dry-runs, %d failed", len(objs), failed), nil
+}
+
+func fluxManager(cfg *rest.Config, workers int) (*ssa.ResourceManager, error) {
+	cfg = rest.CopyConfig(cfg)
+	o := cluster.DefaultClientOptions()
+	cfg.QPS, cfg.Burst = o.QPS, o.Burst
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m := ssa.NewResourceManager(c, nil, ssa.Owner{Field: cluster.FieldManager, Group: "gantry.dev"})
+	m.SetConcurrency(workers)
+	return m, nil
+}
+
+// fluxDiff diffs with fluxcd/pkg/ssa's ResourceManager.Diff, one object per
+// call (a GET and a dry-run each), with a bounded pool.
+func fluxDiff(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, workers int) (string, error) {
+	m, err := fluxManager(cfg, workers)
+	if err != nil {
+		return "", err
+	}
+	var mu sync.Mutex
+	counts := map[ssa.Action]int{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, o := range objs {
+		g.Go(func() error {
+			e, _, _, err := m.Diff(gctx, o, ssa.DefaultDiffOptions())
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			counts[e.Action]++
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d configured, %d unchanged", counts[ssa.ConfiguredAction], counts[ssa.UnchangedAction]), nil
+}
+
+// fluxApply applies with fluxcd/pkg/ssa's ApplyAllStaged.
+func fluxApply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, workers int) (string, error) {
+	m, err := fluxManager(cfg, workers)
+	if err != nil {
+		return "", err
+	}
+	cs, err := m.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions())
+	if err != nil {
+		return "", err
+	}
+	g := cs.ToGroupedMap()
+	return fmt.Sprintf("%d created, %d configured, %d unchanged", len(g[ssa.CreatedAction]), len(g[ssa.ConfiguredAction]), len(g[ssa.UnchangedAction])), nil
+}
+
+// ---- orchestrator -------------------------------------------------------
+
+type step struct {
+	name    string
+	wall    time.Duration
+	inner   float64
+	rss     int64
+	summary string
+}
+
+func orchestrate() error {
+	n := flag.Int("n", 1500, "objects")
+	kubectl := flag.String("kubectl", "", "kubectl built from the same k8s.io/kubernetes module (default: the local cluster's assets)")
+	skipKubectlDiff := flag.Bool("skip-kubectl-diff", false, "skip kubectl diff (the slowest step)")
+	workers := flag.Int("flux-concurrency", 64, "workers for the fluxcd/pkg/ssa steps")
+	gantryWorkers := flag.Int("gantry-concurrency", 0, "gantry's Concurrency (0: its default)")
+	flag.Parse()
+	if *kubectl == "" {
+		dir, err := localcluster.Assets(false)
+		if err != nil {
+			return err
+		}
+		*kubectl = filepath.Join(dir, "kubectl")
+	}
+	ctx := context.Background()
+	fmt.Fprintln(os.Stderr, "starting local cluster (etcd, kube-apiserver)…")
+	lc, err := localcluster.Start(ctx, localcluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer lc.Stop()
+	dir, err := os.MkdirTemp("", "gantry-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, ns := range []string{"gantry", "kubectl", "flux"} {
+		if err := run(ctx, nil, *kubectl, "--kubeconfig", lc.Kubeconfig, "create", "namespace", ns); err != nil {
+			return err
+		}
+		for v := 1; v <= 2; v++ {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-v%d.yaml", ns, v)), []byte(manifest(ns, *n, v)), 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	f := func(ns string, v int) string { return filepath.Join(dir, fmt.Sprintf("%s-v%d.yaml", ns, v)) }
+	kc := lc.Kubeconfig
+	var steps []step
+	measure := func(name string, args ...string) error {
+		fmt.Fprintf(os.Stderr, "%s…\n", name)
+		s, err := measureChild(ctx, name, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(os.Stderr, "  %.2fs %s\n", s.wall.Seconds(), s.summary)
+		steps = append(steps, s)
+		return nil
+	}
+	kubectlArgs := func(args ...string) []string {
+		return append([]string{*kubectl, "--kubeconfig", kc}, args...)
+	}
+	gantry := func(step, ns string, v int) []string {
+		return []string{self, step, "-kubeconfig", kc, "-ns", ns, "-f", f(ns, v), "-concurrency", fmt.Sprint(*workers), "-gantry-concurrency", fmt.Sprint(*gantryWorkers)}
+	}
+
+	// v1 everywhere: the create timings.
+	if err := measure("create: kubectl apply --server-side", kubectlArgs("apply", "--server-side", "-f", f("kubectl", 1))...); err != nil {
+		return err
+	}
+	if err := measure("create: gantry apply", gantry("gantry-apply", "gantry", 1)...); err != nil {
+		return err
+	}
+	if err := measure("create: fluxcd/pkg/ssa ApplyAllStaged", gantry("flux-apply", "flux", 1)...); err != nil {
+		return err
+	}
+	// The diffs of v2 against v1, all on the gantry namespace.
+	if !*skipKubectlDiff {
+		if err := measure("diff: kubectl diff --server-side", kubectlArgs("diff", "--server-side", "--field-manager", cluster.FieldManager, "-f", f("gantry", 2))...); err != nil {
+			return err
+		}
+	}
+	if err := measure("diff: floor (concurrent dry-runs, bare client)", gantry("floor", "gantry", 2)...); err != nil {
+		return err
+	}
+	if err := measure("diff: fluxcd/pkg/ssa Diff", gantry("flux-diff", "gantry", 2)...); err != nil {
+		return err
+	}
+	if err := measure("diff: gantry diff", gantry("gantry-diff", "gantry", 2)...); err != nil {
+		return err
+	}
+	// v2: the update timings.
+	if err := measure("update: kubectl apply --server-side", kubectlArgs("apply", "--server-side", "-f", f("kubectl", 2))...); err != nil {
+		return err
+	}
+	if err := measure("update: fluxcd/pkg/ssa ApplyAllStaged", gantry("flux-apply", "flux", 2)...); err != nil {
+		return err
+	}
+	if err := measure("update: gantry apply", gantry("gantry-apply", "gantry", 2)...); err != nil {
+		return err
+	}
+	report(os.Stdout, *n, steps)
+	return nil
+}
+
+// run runs a command and fails with its output.
+func run(ctx context.Context, stdout io.Writer, name string, args ...string) error {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+func measureChild(ctx context.Context, name string, args ...string) (step, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	s := step{name: name, wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rss = ru.Maxrss * 1024
+	}
+	var exit *exec.ExitError
+	// kubectl diff exits 1 when there are differences.
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && strings.Contains(name, "kubectl diff")) {
+		return s, fmt.Errorf("%w\n%s", err, tail(stderr.String()+stdout.String()))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var r result
+	if json.Unmarshal([]byte(lines[len(lines)-1]), &r) == nil && r.Seconds > 0 {
+		s.inner, s.summary = r.Seconds, r.Summary
+	} else {
+		s.summary = fmt.Sprintf("%d output lines", len(lines))
+	}
+	return s, nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+func report(w io.Writer, n int, steps []step) {
+	by := map[string]step{}
+	for _, s := range steps {
+		by[s.name] = s
+	}
+	fmt.Fprintf(w, "\n%d objects (ConfigMap, Deployment, Secret, ServiceAccount, Role; 30%% changed in v2), one run:\n\n", n)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\tprocess wall\tin-process\tpeak RSS\tresult\t")
+	for _, s := range steps {
+		inner := "-"
+		if s.inner > 0 {
+			inner = fmt.Sprintf("%.2fs", s.inner)
+		}
+		fmt.Fprintf(tw, "%s\t%.2fs\t%s\t%d MB\t%s\t\n", s.name, s.wall.Seconds(), inner, s.rss>>20, s.summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	floor, gd := by["diff: floor (concurrent dry-runs, bare client)"], by["diff: gantry diff"]
+	if floor.inner > 0 && gd.inner > 0 {
+		r := gd.inner / floor.inner
+		fmt.Fprintf(w, "gantry diff / floor (in-process):      %.2fx  (goal ≤ 1.5x) %s\n", r, verdict(r <= 1.5))
+		rw := gd.wall.Seconds() / floor.wall.Seconds()
+		fmt.Fprintf(w, "gantry diff / floor (process wall):    %.2fx\n", rw)
+	}
+	if kd, ok := by["diff: kubectl diff --server-side"]; ok && gd.wall > 0 {
+		fmt.Fprintf(w, "kubectl diff / gantry diff (wall):     %.1fx  (issue: ≥ 40x)\n", kd.wall.Seconds()/gd.wall.Seconds())
+	}
+	for _, phase := range []string{"create", "update"} {
+		k, g := by[phase+": kubectl apply --server-side"], by[phase+": gantry apply"]
+		if g.wall > 0 {
+			r := k.wall.Seconds() / g.wall.Seconds()
+			fmt.Fprintf(w, "%s: kubectl apply / gantry apply (wall): %.1fx  (goal ≥ 3x) %s\n", phase, r, verdict(r >= 3))
+		}
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}

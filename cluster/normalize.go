@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// serverMetadata are the metadata fields the API server sets and a diff
+// must not show: they change on every write or say nothing about intent.
+var serverMetadata = []string{
+	"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp",
+	"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
+}
+
+// normalize returns a copy of u without status and the server-set
+// metadata, the form in which a live object and a dry-run result are
+// compared. Both sides come from the API server, so defaults and webhook
+// mutations are already on both.
+func normalize(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if u == nil {
+		return nil
+	}
+	n := u.DeepCopy()
+	delete(n.Object, "status")
+	if md, ok := n.Object["metadata"].(map[string]any); ok {
+		for _, f := range serverMetadata {
+			delete(md, f)
+		}
+		if a, ok := md["annotations"].(map[string]any); ok {
+			delete(a, AppliedAnnotation)
+		}
+		for _, f := range []string{"annotations", "labels"} {
+			if m, ok := md[f].(map[string]any); ok && len(m) == 0 {
+				delete(md, f)
+			}
+		}
+	}
+	return n
+}
+
+// stamp sets AppliedAnnotation on the desired object to a hash of the
+// rest of it; called once the object is final (ignore rules applied).
+func stamp(u *unstructured.Unstructured) {
+	ann := u.GetAnnotations()
+	delete(ann, AppliedAnnotation)
+	b, _ := json.Marshal(u.Object)
+	sum := sha256.Sum256(b)
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AppliedAnnotation] = hex.EncodeToString(sum[:12])
+	u.SetAnnotations(ann)
+}
+
+// upToDate reports whether applying desired over live is provably a
+// no-op: live carries the hash of the same desired object, and gantry's
+// apply is the newest write to the object (status writes aside), so no
+// one changed a field since. Managed-fields times have one-second
+// resolution, so a write in the same second as gantry's counts as newer.
+func upToDate(desired, live *unstructured.Unstructured) bool {
+	if live == nil || live.GetAnnotations()[AppliedAnnotation] != desired.GetAnnotations()[AppliedAnnotation] {
+		return false
+	}
+	var mine time.Time
+	found := false
+	for _, mf := range live.GetManagedFields() {
+		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" && mf.Time != nil {
+			mine, found = mf.Time.Time, true
+		}
+	}
+	if !found {
+		return false
+	}
+	for _, mf := range live.GetManagedFields() {
+		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+			continue
+		}
+		if mf.Subresource == "status" {
+			continue
+		}
+		if mf.Time == nil || !mf.Time.Time.Before(mine) {
+			return false
+		}
+	}
+	return true
+}
+
+// equal reports whether two normalized objects are the same.
+func equal(a, b *unstructured.Unstructured) bool {
+	return equality.Semantic.DeepEqual(a.Object, b.Object)
+}
+
+// changedPaths lists the leaf paths that differ between two objects, like
+// spec.replicas or spec.template.spec.containers[0].image, sorted.
+func changedPaths(before, after map[string]any) []string {
+	var out []string
+	diffValues("", before, after, &out)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func diffValues(path string, a, b any, out *[]string) {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		for k, av := range am {
+			diffValues(join(path, k), av, bm[k], out)
+		}
+		for k, bv := range bm {
+			if _, ok := am[k]; !ok {
+				diffValues(join(path, k), nil, bv, out)
+			}
+		}
+		return
+	}
+	al, aok := a.([]any)
+	bl, bok := b.([]any)
+	if aok && bok && len(al) == len(bl) {
+		for i := range al {
+			diffValues(fmt.Sprintf("%s[%d]", path, i), al[i], bl[i], out)
+		}
+		return
+	}
+	if !equality.Semantic.DeepEqual(a, b) {
+		*out = append(*out, path)
+	}
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}

@@ -1,0 +1,259 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Format is an output format of the CLI.
+type Format string
+
+// The output formats.
+const (
+	FormatText     Format = "text"
+	FormatMarkdown Format = "markdown"
+	FormatJSON     Format = "json"
+)
+
+// ParseFormat checks a -o flag value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case FormatText, FormatMarkdown, FormatJSON:
+		return f, nil
+	case "":
+		return FormatText, nil
+	}
+	return "", fmt.Errorf("unknown output format %q (want text, markdown or json)", s)
+}
+
+// WriteDiff writes the diffs of several apps in format. Secret values are
+// never in a DiffSet, so never in any format.
+func WriteDiff(w io.Writer, format Format, sets []*DiffSet) error {
+	switch format {
+	case FormatJSON:
+		return writeJSON(w, sets)
+	case FormatMarkdown:
+		return writeDiffMarkdown(w, sets)
+	case FormatText, "":
+		return writeDiffText(w, sets)
+	}
+	return fmt.Errorf("unknown output format %q", format)
+}
+
+// WriteApply writes the outcome of applying several apps in format.
+func WriteApply(w io.Writer, format Format, sets []*ChangeSet) error {
+	switch format {
+	case FormatJSON:
+		return writeJSON(w, sets)
+	case FormatMarkdown:
+		return writeApplyMarkdown(w, sets)
+	case FormatText, "":
+		return writeApplyText(w, sets)
+	}
+	return fmt.Errorf("unknown output format %q", format)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// summary names the changed fields of an object for a one-line heading:
+// the keys of a Secret, the last parts of other paths.
+func summary(d ObjectDiff) string {
+	if d.Error != "" {
+		return "error"
+	}
+	s := string(d.Action)
+	if len(d.Changed) == 0 || d.Action != ActionUpdate {
+		return s
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, p := range d.Changed {
+		n := p
+		if isSecret(d.Object) && (strings.HasPrefix(p, "data.") || strings.HasPrefix(p, "stringData.")) {
+			n = p[strings.Index(p, ".")+1:]
+		} else if i := strings.LastIndex(p, "."); i >= 0 {
+			n = p[i+1:]
+		}
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	if len(names) > 5 {
+		names = append(names[:5], "…")
+	}
+	if isSecret(d.Object) {
+		return s + " (keys changed: " + strings.Join(names, ", ") + ")"
+	}
+	return s + " (" + strings.Join(names, ", ") + ")"
+}
+
+var actionMark = map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionDelete: "-", ActionUnchanged: "="}
+
+func writeDiffText(w io.Writer, sets []*DiffSet) error {
+	var b strings.Builder
+	for _, s := range sets {
+		c := s.Counts()
+		fmt.Fprintf(&b, "app %s: %d create, %d update, %d delete, %d unchanged, %d errors\n", s.App, c.Create, c.Update, c.Delete, c.Unchanged, c.Errors)
+		if s.Error != "" {
+			fmt.Fprintf(&b, "  error: %s\n", s.Error)
+		}
+		for _, o := range s.Objects {
+			if o.Action == ActionUnchanged && o.Error == "" && o.Note == "" {
+				continue
+			}
+			mark := actionMark[o.Action]
+			if o.Error != "" {
+				mark = "!"
+			}
+			fmt.Fprintf(&b, "%s %s: %s\n", mark, o.Object, summary(o))
+			if o.Note != "" {
+				fmt.Fprintf(&b, "    note: %s\n", o.Note)
+			}
+			if o.Error != "" {
+				fmt.Fprintf(&b, "    error: %s\n", o.Error)
+			}
+			for _, l := range strings.SplitAfter(o.Diff, "\n") {
+				if l != "" {
+					b.WriteString("    " + l)
+				}
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeDiffMarkdown(w io.Writer, sets []*DiffSet) error {
+	var b strings.Builder
+	b.WriteString("| app | create | update | delete | unchanged | errors |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, s := range sets {
+		c := s.Counts()
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", s.App, c.Create, c.Update, c.Delete, c.Unchanged, c.Errors)
+	}
+	for _, s := range sets {
+		var dels []string
+		for _, o := range s.Objects {
+			if o.Action == ActionDelete && o.Error == "" {
+				dels = append(dels, "`"+o.Object.String()+"`")
+			}
+		}
+		if len(dels) > 0 {
+			fmt.Fprintf(&b, "\n**Deletions:** `%s` deletes %s (no longer rendered).\n", s.App, strings.Join(dels, ", "))
+		}
+		if s.Error != "" {
+			fmt.Fprintf(&b, "\n**Error** `%s`: %s\n", s.App, s.Error)
+		}
+		for _, o := range s.Objects {
+			if o.Error != "" {
+				fmt.Fprintf(&b, "\n**Error** `%s` · `%s`: %s\n", s.App, o.Object, mdInline(o.Error))
+			}
+		}
+	}
+	for _, s := range sets {
+		for _, o := range s.Objects {
+			if o.Diff == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "\n<details><summary>%s · %s · %s</summary>\n\n", s.App, o.Object, mdInline(summary(o)))
+			if o.Note != "" {
+				fmt.Fprintf(&b, "%s\n\n", mdInline(o.Note))
+			}
+			fence := "```"
+			for strings.Contains(o.Diff, fence) {
+				fence += "`"
+			}
+			fmt.Fprintf(&b, "%sdiff\n%s%s\n</details>\n", fence, o.Diff, fence)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdInline keeps text on one line and out of HTML.
+func mdInline(s string) string {
+	return strings.NewReplacer("\n", " ", "<", "&lt;", ">", "&gt;", "|", "\\|").Replace(s)
+}
+
+func writeApplyText(w io.Writer, sets []*ChangeSet) error {
+	var b strings.Builder
+	for _, s := range sets {
+		fmt.Fprintf(&b, "app %s: %d created, %d configured, %d unchanged, %d deleted, %d failed (%s)\n", s.App,
+			s.Count(ChangeCreated), s.Count(ChangeConfigured), s.Count(ChangeUnchanged), s.Count(ChangeDeleted), s.Count(ChangeFailed), s.Duration.Round(1e6))
+		for _, o := range s.Objects {
+			if o.Action == ChangeUnchanged {
+				continue
+			}
+			fmt.Fprintf(&b, "  %s %s", o.Object, o.Action)
+			if o.Note != "" {
+				fmt.Fprintf(&b, " (%s)", o.Note)
+			}
+			if o.Error != "" {
+				fmt.Fprintf(&b, ": %s", o.Error)
+			}
+			b.WriteString("\n")
+		}
+		writeHealthText(&b, s.Health)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeHealthText(b *strings.Builder, h *Health) {
+	if h == nil {
+		return
+	}
+	if h.Healthy {
+		fmt.Fprintf(b, "  healthy: %d objects ready\n", h.Ready)
+		return
+	}
+	fmt.Fprintf(b, "  unhealthy: %d of %d objects\n", len(h.Unhealthy), len(h.Unhealthy)+h.Ready)
+	for _, u := range h.Unhealthy {
+		fmt.Fprintf(b, "  %s %s: %s\n", u.Object, u.Status, u.Message)
+		for _, c := range u.Conditions {
+			fmt.Fprintf(b, "    condition %s=%s %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
+		}
+		for _, p := range u.Pods {
+			fmt.Fprintf(b, "    %s\n", p)
+		}
+		for _, e := range u.Events {
+			fmt.Fprintf(b, "    event %s\n", e)
+		}
+	}
+}
+
+func writeApplyMarkdown(w io.Writer, sets []*ChangeSet) error {
+	var b strings.Builder
+	b.WriteString("| app | created | configured | unchanged | deleted | failed | healthy |\n|---|---:|---:|---:|---:|---:|---|\n")
+	for _, s := range sets {
+		health := "not waited"
+		if s.Health != nil {
+			health = "✅"
+			if !s.Health.Healthy {
+				health = fmt.Sprintf("❌ %d unhealthy", len(s.Health.Unhealthy))
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s |\n", s.App, s.Count(ChangeCreated), s.Count(ChangeConfigured),
+			s.Count(ChangeUnchanged), s.Count(ChangeDeleted), s.Count(ChangeFailed), health)
+	}
+	for _, s := range sets {
+		for _, o := range s.Objects {
+			if o.Action == ChangeFailed {
+				fmt.Fprintf(&b, "\n**Failed** `%s` · `%s`: %s\n", s.App, o.Object, mdInline(o.Error))
+			}
+		}
+		if s.Health != nil && !s.Health.Healthy {
+			var hb strings.Builder
+			writeHealthText(&hb, s.Health)
+			fmt.Fprintf(&b, "\n<details><summary>%s · unhealthy objects</summary>\n\n```\n%s```\n</details>\n", s.App, hb.String())
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
