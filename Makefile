@@ -82,8 +82,20 @@ vet: ## gofmt and go vet
 test: kube-bin github-spec vet ## set up everything and run every test
 	GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) go test -count=1 -timeout 40m ./...
 
-run: kube-bin build ## render and diff the sample repository against a local cluster
-	bin/gantry render --repo fixtures/repos/sample
+SAMPLE := fixtures/repos/sample
+
+# The main job until `gantry sandbox` exists: on a fresh local cluster,
+# render the sample repository, diff it (exit 1: changes), apply it, and
+# diff again (exit 0: nothing left to change).
+run: kube-bin build bin/with-cluster ## render, diff and apply the sample repository on a local cluster
+	bin/with-cluster --controllers -- bash -euo pipefail -c '\
+	  echo "== gantry render"; bin/gantry render --repo $(SAMPLE) | grep -E "^(# app|kind:)"; \
+	  echo "== gantry diff (changes expected: exit 1)"; rc=0; bin/gantry diff --repo $(SAMPLE) -o markdown || rc=$$?; test $$rc -eq 1; \
+	  echo "== gantry apply --prune --wait"; bin/gantry apply --repo $(SAMPLE) --prune --wait; \
+	  echo "== gantry diff (in sync: exit 0)"; bin/gantry diff --repo $(SAMPLE)'
+
+bin/with-cluster: $(shell find fixtures/localcluster -name '*.go')
+	go build -o $@ ./fixtures/localcluster/cmd/with-cluster
 
 clean-cache: ## remove the per-machine cache (binaries, specs)
 	rm -rf $(GANTRY_CACHE)

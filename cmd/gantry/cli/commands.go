@@ -50,36 +50,7 @@ func newSandboxCmd() *cobra.Command {
 	return cmd
 }
 
-func newDiffCmd() *cobra.Command {
-	var rf repoFlags
-	var cf clusterFlags
-	cmd := &cobra.Command{
-		Use:   "diff [--repo D] [--app A] [--kubeconfig F] [-o text|markdown|json]",
-		Short: "Show what applying the repository would change in the live cluster (exit 0 none, 1 changes, 2 error)",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry diff"),
-	}
-	rf.register(cmd)
-	cf.register(cmd)
-	cmd.Flags().StringP("output", "o", "text", "output format: text, markdown or json")
-	return cmd
-}
 
-func newApplyCmd() *cobra.Command {
-	var rf repoFlags
-	var cf clusterFlags
-	cmd := &cobra.Command{
-		Use:   "apply [--repo D] [--app A] [--kubeconfig F] [--prune] [--wait]",
-		Short: "Apply the repository's apps with server-side apply",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry apply"),
-	}
-	rf.register(cmd)
-	cf.register(cmd)
-	cmd.Flags().Bool("prune", false, "delete objects that left the desired state")
-	cmd.Flags().Bool("wait", false, "wait for the applied objects to become healthy")
-	return cmd
-}
 
 func newDriftCmd() *cobra.Command {
 	var rf repoFlags
@@ -96,18 +67,6 @@ func newDriftCmd() *cobra.Command {
 	return cmd
 }
 
-func newRenderCmd() *cobra.Command {
-	var rf repoFlags
-	cmd := &cobra.Command{
-		Use:   "render [--repo D] [--app A] [-o yaml|json]",
-		Short: "Render the repository's apps to Kubernetes objects, sorted (exit 1 on a render error)",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry render"),
-	}
-	rf.register(cmd)
-	cmd.Flags().StringP("output", "o", "yaml", "output format: yaml or json")
-	return cmd
-}
 
 func newPolicyCmd() *cobra.Command {
 	var rf repoFlags

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/render"
+)
+
+// loadApps reads the repository model and keeps the apps named (all when
+// none is). The CLI runs without a server configuration: clusters come
+// from the kubeconfig, so apps are not checked against known clusters.
+func loadApps(dir string, names []string) ([]config.App, error) {
+	repo, err := config.LoadRepo(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return repo.Apps, nil
+	}
+	byName := map[string]config.App{}
+	var all []string
+	for _, a := range repo.Apps {
+		byName[a.Name] = a
+		all = append(all, a.Name)
+	}
+	var out []config.App
+	for _, n := range names {
+		a, ok := byName[n]
+		if !ok {
+			sort.Strings(all)
+			return nil, fmt.Errorf("no app %q in %s (apps: %s)", n, dir, strings.Join(all, ", "))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// rendered is one app's render.
+type rendered struct {
+	app     config.App
+	objects []*unstructured.Unstructured
+	sources render.SourceMap
+	err     error
+}
+
+// renderApps renders each app, going on past errors so that every broken
+// app is reported in one run.
+func renderApps(ctx context.Context, dir string, apps []config.App) []rendered {
+	out := make([]rendered, len(apps))
+	for i, a := range apps {
+		objs, src, err := render.Render(ctx, dir, a)
+		out[i] = rendered{app: a, objects: objs, sources: src, err: err}
+	}
+	return out
+}
+
+// reportRenderErrors prints every render error, one per line with app,
+// file and line, and says whether there was any.
+func reportRenderErrors(w io.Writer, rs []rendered) bool {
+	failed := false
+	for _, r := range rs {
+		if r.err == nil {
+			continue
+		}
+		failed = true
+		errs := render.AsErrors(r.err)
+		if len(errs) == 0 {
+			fmt.Fprintf(w, "gantry: app %s: %v\n", r.app.Name, r.err)
+			continue
+		}
+		for _, e := range errs {
+			fmt.Fprintf(w, "gantry: %v\n", e)
+		}
+	}
+	return failed
+}

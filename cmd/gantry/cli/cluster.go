@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantryops/gantry/cluster"
+)
+
+func (f *clusterFlags) client() (*cluster.Client, error) {
+	cfg, err := cluster.RESTConfig(f.kubeconfig, f.context)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.NewClient(cfg, cluster.DefaultClientOptions())
+}
+
+func newDiffCmd() *cobra.Command {
+	var rf repoFlags
+	var cf clusterFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "diff [--repo D] [--app A] [--kubeconfig F] [-o text|markdown|json]",
+		Short: "Show what applying the repository would change in the live cluster (exit 0 none, 1 changes, 2 error)",
+		Long: `Diff renders each app and compares it with the live cluster through a
+server-side apply dry-run (field manager gantry): exactly what apply would
+do. Objects in the app's inventory that are no longer rendered show as
+deletions. Secret values are never shown.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := cluster.ParseFormat(output)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			apps, err := loadApps(rf.repo, rf.apps)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			rs := renderApps(cmd.Context(), rf.repo, apps)
+			renderFailed := reportRenderErrors(cmd.ErrOrStderr(), rs)
+			c, err := cf.client()
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			var sets []*cluster.DiffSet
+			code := ExitOK
+			for _, r := range rs {
+				if r.err != nil {
+					continue
+				}
+				set, err := c.Diff(cmd.Context(), r.app, r.objects, cluster.DefaultDiffOptions())
+				if err != nil {
+					return exitWith(ExitError, fmt.Errorf("diff app %s: %w", r.app.Name, err))
+				}
+				sets = append(sets, set)
+				switch {
+				case set.HasErrors() || set.Error != "":
+					code = ExitError
+				case set.HasChanges() && code == ExitOK:
+					code = ExitFinding
+				}
+			}
+			if err := cluster.WriteDiff(cmd.OutOrStdout(), format, sets); err != nil {
+				return exitWith(ExitError, err)
+			}
+			if renderFailed {
+				code = ExitError
+			}
+			if code != ExitOK {
+				return exitWith(code, nil)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cf.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
+	return cmd
+}
+
+func newApplyCmd() *cobra.Command {
+	var rf repoFlags
+	var cf clusterFlags
+	var output string
+	var prune, wait bool
+	cmd := &cobra.Command{
+		Use:   "apply [--repo D] [--app A] [--kubeconfig F] [--prune] [--wait]",
+		Short: "Apply the repository's apps with server-side apply (exit 0 applied, 1 failed or unhealthy, 2 error)",
+		Long: `Apply renders each app and applies it with server-side apply (field
+manager gantry) in stages: CRDs, then Namespaces, waited for, then the
+rest. The app's inventory in the cluster records what it owns. With
+--prune, objects that left the desired state are deleted (for apps whose
+.gantry.yaml allows prune, and never after an empty render unless the app
+says allowEmpty). With --wait, apply waits for the objects to be healthy.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := cluster.ParseFormat(output)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			apps, err := loadApps(rf.repo, rf.apps)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			rs := renderApps(cmd.Context(), rf.repo, apps)
+			if reportRenderErrors(cmd.ErrOrStderr(), rs) {
+				return exitWith(ExitError, errors.New("nothing applied: fix the render errors first"))
+			}
+			c, err := cf.client()
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			opts := cluster.DefaultApplyOptions()
+			opts.Prune, opts.Wait = prune, wait
+			var sets []*cluster.ChangeSet
+			code := ExitOK
+			var firstErr error
+			for _, r := range rs {
+				set, err := c.Apply(cmd.Context(), r.app, r.objects, opts)
+				if set != nil {
+					sets = append(sets, set)
+					if set.Health != nil && !set.Health.Healthy {
+						code = max(code, ExitFinding)
+					}
+				}
+				switch {
+				case errors.Is(err, cluster.ErrApplyFailed):
+					code = max(code, ExitFinding)
+				case err != nil:
+					code = ExitError
+					if firstErr == nil {
+						firstErr = fmt.Errorf("apply app %s: %w", r.app.Name, err)
+					}
+				}
+			}
+			if err := cluster.WriteApply(cmd.OutOrStdout(), format, sets); err != nil {
+				return exitWith(ExitError, err)
+			}
+			if code != ExitOK {
+				return exitWith(code, firstErr)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	cf.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
+	cmd.Flags().BoolVar(&prune, "prune", false, "delete objects that left the desired state")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the applied objects to become healthy")
+	return cmd
+}
