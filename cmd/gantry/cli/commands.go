@@ -50,8 +50,6 @@ func newSandboxCmd() *cobra.Command {
 	return cmd
 }
 
-
-
 func newDriftCmd() *cobra.Command {
 	var rf repoFlags
 	var cf clusterFlags
@@ -66,7 +64,6 @@ func newDriftCmd() *cobra.Command {
 	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
 	return cmd
 }
-
 
 func newPolicyCmd() *cobra.Command {
 	var rf repoFlags
