@@ -149,16 +149,28 @@ data:
 	writeFile(t, dir, "charts/sub/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata:\n  a: b\n")
 }
 
-// TestWriteBenchInput writes the benchmark inputs into
-// $GANTRY_RENDER_BENCH_DIR for hack/bench-render.sh, which times the CLIs
-// on them; skipped otherwise.
+// TestWriteBenchInput writes the benchmark inputs and checks they render
+// to the expected number of objects. With $GANTRY_RENDER_BENCH_DIR set it
+// writes there, for hack/bench-render.sh, which times the CLIs on them.
 func TestWriteBenchInput(t *testing.T) {
 	dir := os.Getenv("GANTRY_RENDER_BENCH_DIR")
 	if dir == "" {
-		t.Skip("GANTRY_RENDER_BENCH_DIR not set")
+		dir = t.TempDir()
 	}
 	writeKustomizeBench(t, filepath.Join(dir, "kustomize"))
 	writeHelmBench(t, filepath.Join(dir, "chart"))
+	for _, app := range []config.App{
+		{Name: "bench", Path: "kustomize/overlays/prod", Render: config.RenderKustomize},
+		{Name: "bench", Path: "chart", Render: config.RenderHelm, Namespace: "shop"},
+	} {
+		objs, _, err := Render(t.Context(), dir, app)
+		if err != nil {
+			t.Fatalf("%s: %v", app.Path, err)
+		}
+		if len(objs) != 3*benchServices+1 {
+			t.Errorf("%s rendered %d objects, want %d", app.Path, len(objs), 3*benchServices+1)
+		}
+	}
 }
 
 // benchRender renders app from root b.N times.
