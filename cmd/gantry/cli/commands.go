@@ -64,17 +64,3 @@ func newDriftCmd() *cobra.Command {
 	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
 	return cmd
 }
-
-func newPolicyCmd() *cobra.Command {
-	var rf repoFlags
-	cmd := &cobra.Command{
-		Use:   "policy [--repo D] [--app A] [--policy D...] [-o text|json]",
-		Short: "Evaluate Rego policies on the rendered objects (exit 1 on a deny, 2 on an error)",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry policy"),
-	}
-	rf.register(cmd)
-	cmd.Flags().StringSlice("policy", nil, "policy directory (repeatable)")
-	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
-	return cmd
-}

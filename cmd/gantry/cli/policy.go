@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/policy"
+)
+
+// policyFlags select the policy sets: the repository's own (from
+// .gantry.yaml) and directories given with --policy, taken as trusted,
+// like a server's.
+type policyFlags struct {
+	dirs   []string
+	noRepo bool
+}
+
+func (f *policyFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&f.dirs, "policy", nil, "policy directory, trusted like a server's (repeatable)")
+	cmd.Flags().BoolVar(&f.noRepo, "no-repo-policies", false, "leave out the policies .gantry.yaml lists")
+}
+
+func (f *policyFlags) sources(repoDir string) ([]policy.Source, error) {
+	var out []policy.Source
+	for i, d := range f.dirs {
+		out = append(out, policy.Source{Name: fmt.Sprintf("policy-%d", i+1), Dir: d, Prefix: filepath.Clean(d), Trust: policy.Trusted, Namespaces: []string{"*"}})
+	}
+	if f.noRepo {
+		return out, nil
+	}
+	repo, err := config.LoadRepo(repoDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range repo.Policies.Paths {
+		src, err := policy.RepoSource(repoDir, p, repo.Policies.Namespaces)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no policies: give --policy DIR or list policies.paths in %s", filepath.Join(repoDir, config.RepoFileName))
+	}
+	return out, nil
+}
+
+func newPolicyCmd() *cobra.Command {
+	var rf repoFlags
+	var pf policyFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "policy [--repo D] [--app A] [--policy D...] [-o text|json]",
+		Short: "Evaluate Rego policies on the rendered objects (exit 0 none, 1 on a deny, 2 on an error)",
+		Long: `Policy renders each app and judges its objects with Rego: conftest-style
+policies (deny, violation, warn), Gatekeeper ConstraintTemplates with their
+constraints, and gantry's own policies (packages gantry.*). Without a
+cluster every object is judged as a create. Findings name the object and
+the file and line that produced it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return exitWith(ExitError, fmt.Errorf("-o %q: want text or json", output))
+			}
+			sources, err := pf.sources(rf.repo)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			engine, err := policy.Load(cmd.Context(), sources)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			apps, err := loadApps(rf.repo, rf.apps)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			rs := renderApps(cmd.Context(), rf.repo, apps)
+			renderFailed := reportRenderErrors(cmd.ErrOrStderr(), rs)
+			var in policy.Input
+			for _, r := range rs {
+				for _, o := range r.objects {
+					src, _ := r.sources.Of(o)
+					in.Objects = append(in.Objects, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: policy.ActionCreate, File: src.File, Line: src.Line})
+				}
+			}
+			res, err := engine.Evaluate(cmd.Context(), in)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			write := policy.WriteText
+			if output == "json" {
+				write = policy.WriteJSON
+			}
+			if err := write(cmd.OutOrStdout(), res); err != nil {
+				return exitWith(ExitError, err)
+			}
+			switch {
+			case res.Err() != nil || renderFailed:
+				return exitWith(ExitError, nil)
+			case res.Denies() > 0:
+				return exitWith(ExitFinding, nil)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	pf.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.AddCommand(newPolicyTestCmd())
+	return cmd
+}
+
+func newPolicyTestCmd() *cobra.Command {
+	var pf policyFlags
+	var repoDir, output, run string
+	cmd := &cobra.Command{
+		Use:   "test [--policy D...] [--repo D]",
+		Short: "Run the policies' own _test.rego tests, like opa test (exit 1 when one fails)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sources, err := pf.sources(repoDir)
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			results, err := policy.RunTests(cmd.Context(), sources, policy.TestOptions{Run: run})
+			if err != nil {
+				return exitWith(ExitError, err)
+			}
+			write := policy.WriteTestText
+			if output == "json" {
+				write = policy.WriteTestJSON
+			}
+			if err := write(cmd.OutOrStdout(), results); err != nil {
+				return exitWith(ExitError, err)
+			}
+			if !policy.TestsPassed(results) {
+				return exitWith(ExitFinding, nil)
+			}
+			return nil
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().StringVar(&repoDir, "repo", ".", "the GitOps repository's root directory")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&run, "run", "", "only tests whose name matches this regular expression")
+	return cmd
+}
