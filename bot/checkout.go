@@ -35,7 +35,8 @@ type Checkouts struct {
 
 // Source says where a commit comes from: the clone URL, the token, the
 // ref to fetch (e.g. refs/pull/7/head or refs/heads/main) and the commit
-// expected at it.
+// expected at it; an empty SHA takes whatever the ref points at now (the
+// base branch's head, for policies).
 type Source struct {
 	URL, Token string
 	Ref        string
@@ -65,8 +66,8 @@ func cacheKey(url string) string {
 }
 
 // Fetch brings src.SHA into the repository's cache (depth 1 on a cold
-// cache) and returns the cache.
-func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, error) {
+// cache) and returns the cache and the commit fetched.
+func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, string, error) {
 	key := cacheKey(src.URL)
 	m := c.lock(key)
 	m.Lock()
@@ -79,10 +80,12 @@ func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, err
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open checkout cache %s: %w", dir, err)
+		return nil, "", fmt.Errorf("open checkout cache %s: %w", dir, err)
 	}
-	if _, err := repo.CommitObject(plumbing.NewHash(src.SHA)); err == nil {
-		return repo, nil // already here from an earlier run
+	if src.SHA != "" {
+		if _, err := repo.CommitObject(plumbing.NewHash(src.SHA)); err == nil {
+			return repo, src.SHA, nil // already here from an earlier run
+		}
 	}
 	local := "refs/gantry/" + strings.TrimPrefix(src.Ref, "refs/")
 	err = repo.FetchContext(ctx, &git.FetchOptions{
@@ -95,7 +98,14 @@ func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, err
 		Force:      true,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, fmt.Errorf("fetch %s of %s: %w", src.Ref, redact(src.URL), err)
+		return nil, "", fmt.Errorf("fetch %s of %s: %w", src.Ref, redact(src.URL), err)
+	}
+	if src.SHA == "" {
+		ref, err := repo.Reference(plumbing.ReferenceName(local), true)
+		if err != nil {
+			return nil, "", fmt.Errorf("fetch %s of %s: %w", src.Ref, redact(src.URL), err)
+		}
+		return repo, ref.Hash().String(), nil
 	}
 	if _, err := repo.CommitObject(plumbing.NewHash(src.SHA)); err != nil {
 		got, _ := repo.Reference(plumbing.ReferenceName(local), true)
@@ -103,9 +113,9 @@ func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, err
 		if got != nil {
 			at = got.Hash().String()
 		}
-		return nil, fmt.Errorf("fetch %s of %s: want %s, found %s: %w", src.Ref, redact(src.URL), src.SHA, at, ErrStaleRef)
+		return nil, "", fmt.Errorf("fetch %s of %s: want %s, found %s: %w", src.Ref, redact(src.URL), src.SHA, at, ErrStaleRef)
 	}
-	return repo, nil
+	return repo, src.SHA, nil
 }
 
 // redact drops credentials from a URL for messages.
@@ -119,25 +129,25 @@ func redact(u string) string {
 }
 
 // Checkout fetches src and writes its files into a new directory under
-// parent; the caller removes it.
-func (c *Checkouts) Checkout(ctx context.Context, src Source, parent string) (string, error) {
-	repo, err := c.Fetch(ctx, src)
+// parent; the caller removes it. It returns the directory and the commit.
+func (c *Checkouts) Checkout(ctx context.Context, src Source, parent string) (string, string, error) {
+	repo, sha, err := c.Fetch(ctx, src)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	commit, err := repo.CommitObject(plumbing.NewHash(src.SHA))
+	commit, err := repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {
-		return "", fmt.Errorf("read commit %s: %w", src.SHA, err)
+		return "", "", fmt.Errorf("read commit %s: %w", sha, err)
 	}
-	dir, err := os.MkdirTemp(parent, "checkout-"+src.SHA[:min(7, len(src.SHA))]+"-")
+	dir, err := os.MkdirTemp(parent, "checkout-"+shortSHA(sha)+"-")
 	if err != nil {
-		return "", fmt.Errorf("checkout %s: %w", src.SHA, err)
+		return "", "", fmt.Errorf("checkout %s: %w", sha, err)
 	}
 	if err := c.write(ctx, repo, commit, dir); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("checkout %s: %w", src.SHA, err)
+		return "", "", fmt.Errorf("checkout %s: %w", sha, err)
 	}
-	return dir, nil
+	return dir, sha, nil
 }
 
 func (c *Checkouts) write(ctx context.Context, repo *git.Repository, commit *object.Commit, dir string) error {

@@ -34,13 +34,16 @@ func TestCheckoutPullRequestHeadAndBase(t *testing.T) {
 	url := sim.URL() + "/acme/ops.git"
 	work := t.TempDir()
 
-	headDir, err := co.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/pull/" + strconv.Itoa(n) + "/head", SHA: head}, work)
+	headDir, _, err := co.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/pull/" + strconv.Itoa(n) + "/head", SHA: head}, work)
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseDir, err := co.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/heads/main", SHA: base}, work)
+	baseDir, baseSHA, err := co.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/heads/main"}, work)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if baseSHA != base {
+		t.Errorf("base checked out at %s, want the branch head %s", baseSHA, base)
 	}
 	read := func(dir, name string) string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -71,12 +74,12 @@ func TestCheckoutPullRequestHeadAndBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	cold := &Checkouts{Dir: t.TempDir()}
-	_, err = cold.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/pull/" + strconv.Itoa(n) + "/head", SHA: head}, work)
+	_, _, err = cold.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/pull/" + strconv.Itoa(n) + "/head", SHA: head}, work)
 	if !errors.Is(err, ErrStaleRef) {
 		t.Errorf("checkout of a superseded head: err = %v, want ErrStaleRef", err)
 	}
 	// A bad token is an error that does not leak the token.
-	_, err = cold.Checkout(ctx, Source{URL: url, Token: "ghs_wrong", Ref: "refs/heads/main", SHA: base}, work)
+	_, _, err = cold.Checkout(ctx, Source{URL: url, Token: "ghs_wrong", Ref: "refs/heads/main", SHA: base}, work)
 	if err == nil || strings.Contains(err.Error(), "ghs_wrong") {
 		t.Errorf("bad token: err = %v", err)
 	}

@@ -46,6 +46,10 @@ type ObjectDiff struct {
 	Note string `json:"note,omitempty"`
 	// Error is why the API server refused the object, object first.
 	Error string `json:"error,omitempty"`
+	// Live is the object as the cluster has it, nil when it does not
+	// exist; for policies that judge a change against the live state.
+	// Never printed: a Secret's live values are in it.
+	Live *unstructured.Unstructured `json:"-"`
 }
 
 // DiffSet is the live diff of one app.
@@ -156,7 +160,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 			return nil, err
 		}
 		for _, t := range targets {
-			d := ObjectDiff{Object: t.ref, Action: ActionDelete}
+			d := ObjectDiff{Object: t.ref, Action: ActionDelete, Live: t.live}
 			if t.keep != "" {
 				d.Action, d.Note = ActionUnchanged, "not deleted: "+t.keep
 			} else {
@@ -172,7 +176,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 // diffOne dry-runs one planned object and compares the result with the
 // live object.
 func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts DiffOptions) ObjectDiff {
-	d := ObjectDiff{Object: p.ref, Action: ActionCreate}
+	d := ObjectDiff{Object: p.ref, Action: ActionCreate, Live: p.live}
 	if p.live != nil {
 		d.Action = ActionUpdate
 	}

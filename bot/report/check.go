@@ -127,7 +127,15 @@ func PolicyCheck(r Report) CheckOutput {
 		out.Conclusion = Failure
 	}
 	var b strings.Builder
-	if r.Override != nil && d > 0 {
+	if n := len(r.PolicyErrors); n > 0 {
+		out.Conclusion = Failure
+		out.Title = fmt.Sprintf("policies could not be evaluated: %s", plural(n, "error"))
+		for _, p := range r.PolicyErrors {
+			fmt.Fprintf(&b, "**Policy error:** %s\n\n", problemText(&p))
+			out.Annotations = appendProblem(out.Annotations, "policy error", p)
+		}
+	}
+	if r.Override != nil && d > 0 && len(r.PolicyErrors) == 0 {
 		out.Conclusion = Success
 		out.Title += fmt.Sprintf(" · overridden by @%s: %s", r.Override.By, r.Override.Reason)
 		fmt.Fprintf(&b, "Policy denies overridden by @%s: %s\n\n", r.Override.By, r.Override.Reason)

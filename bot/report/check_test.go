@@ -48,6 +48,10 @@ func TestPolicyCheck(t *testing.T) {
 	if over.Conclusion != Success || !strings.Contains(over.Title, "overridden by @alice: hotfix for INC-412") {
 		t.Errorf("override: %s %q", over.Conclusion, over.Title)
 	}
+	perr := PolicyCheck(Report{PolicyErrors: []Problem{{Message: "rego_parse_error: unexpected }", File: "policy/x.rego", Line: 4}}})
+	if perr.Conclusion != Failure || perr.Title != "policies could not be evaluated: 1 error" || len(perr.Annotations) != 1 || perr.Annotations[0].Path != "policy/x.rego" {
+		t.Errorf("policy error: %+v", perr)
+	}
 	if w := PolicyCheck(Report{Apps: []App{{Name: "a", Findings: []Finding{{Severity: "warn", Message: "m"}}}}}); w.Conclusion != Success || w.Title != "1 warning" {
 		t.Errorf("warnings only: %s %q", w.Conclusion, w.Title)
 	}

@@ -63,7 +63,7 @@ func headline(r Report) string {
 	if d := r.Denies(); d > 0 {
 		parts = append(parts, plural(d, "policy failure"))
 	}
-	errs := len(r.Errors)
+	errs := len(r.Errors) + len(r.PolicyErrors)
 	for _, a := range r.Apps {
 		if a.Error != nil {
 			errs++

@@ -29,6 +29,9 @@ type Report struct {
 	Apps    []App
 	// Errors that concern the whole run (checkout, .gantry.yaml).
 	Errors []Problem
+	// PolicyErrors are policies that did not compile or evaluate; each
+	// fails the policy check.
+	PolicyErrors []Problem
 	// Override is set when policy denies were approved by a command.
 	Override *Override
 	// RenderTime and DiffTime are wall-clock times of the stages.

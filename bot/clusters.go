@@ -1,0 +1,53 @@
+package bot
+
+import (
+	"fmt"
+	"sync"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/config"
+)
+
+// Clusters hands out one cluster client per configured cluster, made on
+// first use, so a cluster that is down fails only the apps that target it.
+type Clusters struct {
+	cfg *config.Server
+	mu  sync.Mutex
+	m   map[string]*cluster.Client
+}
+
+// NewClusters serves the clusters of cfg.
+func NewClusters(cfg *config.Server) *Clusters {
+	return &Clusters{cfg: cfg, m: map[string]*cluster.Client{}}
+}
+
+// Get returns the client of the named cluster.
+func (cs *Clusters) Get(name string) (*cluster.Client, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c := cs.m[name]; c != nil {
+		return c, nil
+	}
+	cc, ok := cs.cfg.Cluster(name)
+	if !ok {
+		return nil, fmt.Errorf("cluster %q is not in the server configuration", name)
+	}
+	var rc *rest.Config
+	var err error
+	if cc.InCluster {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rc, err = cluster.RESTConfig(cc.Kubeconfig, cc.Context)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	c, err := cluster.NewClient(rc, cluster.DefaultClientOptions())
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	cs.m[name] = c
+	return c, nil
+}

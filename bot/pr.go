@@ -1,0 +1,458 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/policy"
+	"github.com/gantryops/gantry/render"
+)
+
+// Pipeline judges pull requests: checkout, affected apps, render, policy
+// and live diff, reported as one comment and two check runs.
+type Pipeline struct {
+	Config    *config.Server
+	GitHub    *App
+	Checkouts *Checkouts
+	Clusters  *Clusters
+	// Trusted are the server's policy sets; the repository's come from
+	// its base branch.
+	Trusted []policy.Source
+	// WorkDir holds the checkouts of runs in progress.
+	WorkDir string
+	// AppConcurrency bounds the apps rendered and diffed at once.
+	AppConcurrency int
+	Log            *slog.Logger
+
+	mu       sync.Mutex
+	engines  map[string]*policy.Engine // by repository and base commit
+	engineAt []string                  // insertion order, to bound the cache
+}
+
+// Plan runs the pipeline for a pull request's head and publishes the
+// result. Its error is returned only when nothing could be published.
+func (p *Pipeline) Plan(ctx context.Context, j Job) error {
+	log := p.logger().With("lane", j.Lane(), "head", shortSHA(j.HeadSHA))
+	gh, err := p.GitHub.Client(j.InstallationID)
+	if err != nil {
+		return err
+	}
+	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckDiff, report.CheckPolicy)
+	if err != nil {
+		return err
+	}
+	rep := p.judge(ctx, gh, j, log)
+	// Publishing outlives a cancellation so a superseded run still says so.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	if cause := context.Cause(ctx); errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
+		return p.abandon(pctx, gh, j, ids, cause)
+	}
+	bot, err := p.GitHub.BotLogin(pctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if err := PublishComment(pctx, gh.Issues, j.Owner, j.Repo, j.PR, bot, report.Comment(rep)); err != nil {
+		errs = append(errs, err)
+	}
+	for _, out := range []report.CheckOutput{report.DiffCheck(rep), report.PolicyCheck(rep)} {
+		if err := CompleteCheck(pctx, gh.Checks, j.Owner, j.Repo, ids[out.Name], out); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	log.Info("plan published", "apps", len(rep.Apps), "denies", rep.Denies(), "failed", rep.Failed())
+	return errors.Join(errs...)
+}
+
+// abandon completes the checks of a run that stopped before its end.
+func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids map[string]int64, cause error) error {
+	var errs []error
+	for name, id := range ids {
+		_, _, err := gh.Checks.UpdateCheckRun(ctx, j.Owner, j.Repo, id, github.UpdateCheckRunOptions{
+			Name: name, Status: github.String("completed"), Conclusion: github.String("cancelled"),
+			Output: &github.CheckRunOutput{Title: github.String("cancelled"), Summary: github.String(cause.Error())},
+		})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) logger() *slog.Logger {
+	if p.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Log
+}
+
+// judge computes the report; every failure ends up in it, located where
+// possible, so the checks fail with the reason instead of the run
+// crashing.
+func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slog.Logger) (rep report.Report) {
+	rep.HeadSHA = j.HeadSHA
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("plan panicked", "panic", r)
+			rep.Errors = append(rep.Errors, report.Problem{Message: fmt.Sprintf("internal error: %v", r)})
+		}
+	}()
+	fail := func(err error) report.Report {
+		rep.Errors = append(rep.Errors, problemOf(err))
+		return rep
+	}
+	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
+	if err != nil {
+		return fail(fmt.Errorf("read pull request #%d: %w", j.PR, err))
+	}
+	changed, err := changedFiles(ctx, gh, j)
+	if err != nil {
+		return fail(err)
+	}
+	tok, err := p.GitHub.Token(ctx, j.InstallationID)
+	if err != nil {
+		return fail(err)
+	}
+	work, err := os.MkdirTemp(p.WorkDir, "run-")
+	if err != nil {
+		return fail(fmt.Errorf("work directory: %w", err))
+	}
+	defer os.RemoveAll(work)
+	url := pr.GetBase().GetRepo().GetCloneURL()
+	headDir, _, err := p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: fmt.Sprintf("refs/pull/%d/head", j.PR), SHA: j.HeadSHA}, work)
+	if err != nil {
+		return fail(err)
+	}
+	baseDir, baseSHA, err := p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/heads/" + pr.GetBase().GetRef()}, work)
+	if err != nil {
+		return fail(err)
+	}
+	repoCfg, err := config.LoadRepo(headDir, p.Config)
+	if err != nil {
+		return failConfig(rep, err)
+	}
+	baseCfg, err := config.LoadRepo(baseDir, p.Config)
+	if err != nil {
+		baseCfg = nil // a broken base model: every app counts as changed
+	}
+	affected := render.AffectedApps(ctx, headDir, *repoCfg, baseCfg, changed)
+	apps := appsNamed(repoCfg.Apps, affected)
+
+	start := time.Now()
+	results := p.renderAndDiff(ctx, headDir, apps)
+	rep.RenderTime = time.Since(start)
+
+	engine, perr := p.engine(ctx, j, baseDir, baseSHA, baseCfg)
+	if perr != nil {
+		rep.PolicyErrors = append(rep.PolicyErrors, policyProblems(perr)...)
+	}
+	prCtx := &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}
+	for _, l := range pr.Labels {
+		prCtx.Labels = append(prCtx.Labels, l.GetName())
+	}
+	var in policy.Input
+	in.PR = prCtx
+	for _, r := range results {
+		in.Objects = append(in.Objects, r.policyObjects()...)
+	}
+	findings := map[string][]report.Finding{}
+	if engine != nil && len(in.Objects) > 0 {
+		res, err := engine.Evaluate(ctx, in)
+		if err != nil {
+			rep.PolicyErrors = append(rep.PolicyErrors, problemOf(err))
+		}
+		for _, e := range res.Errors {
+			rep.PolicyErrors = append(rep.PolicyErrors, report.Problem{Message: e.Error(), File: e.File, Line: e.Line})
+		}
+		for _, f := range res.Findings {
+			findings[f.App] = append(findings[f.App], findingOf(f))
+		}
+	}
+	holder := fmt.Sprintf("%s/%s#%d", j.Owner, j.Repo, j.PR)
+	for _, r := range results {
+		a := r.reportApp()
+		a.Findings = findings[r.app.Name]
+		if a.Error == nil && a.Changes() {
+			p.lock(ctx, r, holder, j.PR, &a, log)
+		}
+		rep.Apps = append(rep.Apps, a)
+	}
+	rep.DiffTime = time.Since(start) - rep.RenderTime
+	return rep
+}
+
+// lock takes the app's lock for the pull request, or records who has it.
+func (p *Pipeline) lock(ctx context.Context, r appResult, holder string, pr int, a *report.App, log *slog.Logger) {
+	c, err := p.Clusters.Get(r.app.Cluster)
+	if err != nil {
+		return
+	}
+	_, err = c.TakeLock(ctx, r.app.Name, holder, pr, cluster.DefaultLockOptions())
+	var locked *cluster.LockedError
+	switch {
+	case err == nil:
+		a.LockedByThis = true
+	case errors.As(err, &locked):
+		a.LockedBy = locked.Lock.PR
+	default:
+		log.Warn("lock not taken", "app", r.app.Name, "err", err)
+	}
+}
+
+// appResult is one app's render and diff.
+type appResult struct {
+	app     config.App
+	objects []*unstructured.Unstructured
+	sources render.SourceMap
+	diff    *cluster.DiffSet
+	err     error
+}
+
+func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App) []appResult {
+	out := make([]appResult, len(apps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(p.AppConcurrency, 1))
+	for i, app := range apps {
+		g.Go(func() error {
+			r := appResult{app: app}
+			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
+			if r.err == nil {
+				var c *cluster.Client
+				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
+					r.diff, r.err = c.Diff(gctx, app, r.objects, cluster.DefaultDiffOptions())
+					if r.err != nil {
+						r.err = fmt.Errorf("diff against cluster %s: %w", app.Cluster, r.err)
+					}
+				}
+			}
+			out[i] = r
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// reportApp turns the app's result into the report's terms.
+func (r appResult) reportApp() report.App {
+	a := report.App{Name: r.app.Name, Cluster: r.app.Cluster}
+	if r.err != nil {
+		pr := problemOf(r.err)
+		a.Error = &pr
+		return a
+	}
+	if r.diff.Error != "" {
+		a.Error = &report.Problem{Message: r.diff.Error}
+		return a
+	}
+	for _, d := range r.diff.Objects {
+		o := report.Object{APIVersion: d.Object.GroupVersionKind().GroupVersion().String(), Kind: d.Object.Kind, Namespace: d.Object.Namespace, Name: d.Object.Name,
+			Action: report.Action(d.Action), Diff: d.Diff, Fields: d.Changed}
+		if d.Note != "" {
+			o.Diff = "# " + d.Note + "\n" + o.Diff
+		}
+		if d.Object.Kind == "Secret" && d.Object.Group == "" {
+			o.SecretKeys, o.Fields = secretKeys(d.Changed), nil
+		}
+		if d.Error != "" {
+			src, _ := r.sourceOf(d.Object)
+			o.Error = &report.Problem{Message: d.Error, File: src.File, Line: src.Line}
+		}
+		a.Objects = append(a.Objects, o)
+	}
+	return a
+}
+
+func (r appResult) sourceOf(ref cluster.ObjectRef) (render.Source, bool) {
+	for _, o := range r.objects {
+		if o.GetKind() == ref.Kind && o.GetName() == ref.Name && o.GetNamespace() == ref.Namespace {
+			return r.sources.Of(o)
+		}
+	}
+	return render.Source{}, false
+}
+
+// policyObjects are the app's objects with their planned actions, live
+// objects and sources; deletions carry the live object.
+func (r appResult) policyObjects() []policy.Object {
+	if r.err != nil || r.diff == nil {
+		return nil
+	}
+	byRef := map[cluster.ObjectRef]cluster.ObjectDiff{}
+	for _, d := range r.diff.Objects {
+		byRef[d.Object] = d
+	}
+	var out []policy.Object
+	for _, o := range r.objects {
+		ref := cluster.RefOf(o)
+		d := byRef[ref]
+		delete(byRef, ref)
+		src, _ := r.sources.Of(o)
+		action := policy.Action(d.Action)
+		if action == "" {
+			action = policy.ActionCreate
+		}
+		out = append(out, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: action, Live: d.Live, File: src.File, Line: src.Line})
+	}
+	for _, d := range r.diff.Objects {
+		if d.Action == cluster.ActionDelete && d.Live != nil {
+			out = append(out, policy.Object{Obj: d.Live, App: r.app.Name, Cluster: r.app.Cluster, Action: policy.ActionDelete, Live: d.Live})
+		}
+	}
+	return out
+}
+
+// secretKeys turns changed paths of a Secret (data.KEY, stringData.KEY)
+// into key names.
+func secretKeys(changed []string) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, c := range changed {
+		for _, prefix := range []string{"data.", "stringData."} {
+			if k, ok := strings.CutPrefix(c, prefix); ok && !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+func findingOf(f policy.Finding) report.Finding {
+	sev, msg := string(f.Severity), f.Message
+	if f.Severity == policy.SeverityDryRun {
+		sev, msg = "warn", "[dryrun] "+msg
+	}
+	return report.Finding{App: f.App, Kind: f.Kind, Namespace: f.Namespace, Name: f.Name, File: f.File, Line: f.Line,
+		Policy: f.Policy, Rule: f.Rule, Severity: sev, Message: msg}
+}
+
+// engine loads the server's policies with the repository's, read from the
+// base branch (never the pull request's head), once per base commit.
+func (p *Pipeline) engine(ctx context.Context, j Job, baseDir, baseSHA string, base *config.Repo) (*policy.Engine, error) {
+	key := j.Owner + "/" + j.Repo + "@" + baseSHA
+	p.mu.Lock()
+	if e := p.engines[key]; e != nil {
+		p.mu.Unlock()
+		return e, nil
+	}
+	p.mu.Unlock()
+	sources := append([]policy.Source(nil), p.Trusted...)
+	if base != nil {
+		for _, path := range base.Policies.Paths {
+			src, err := policy.RepoSource(baseDir, path, base.Policies.Namespaces)
+			if err != nil {
+				return nil, err
+			}
+			sources = append(sources, src)
+		}
+	}
+	if len(sources) == 0 {
+		return nil, nil
+	}
+	e, err := policy.Load(ctx, sources)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.engines == nil {
+		p.engines = map[string]*policy.Engine{}
+	}
+	if len(p.engineAt) >= 32 {
+		delete(p.engines, p.engineAt[0])
+		p.engineAt = p.engineAt[1:]
+	}
+	p.engines[key] = e
+	p.engineAt = append(p.engineAt, key)
+	return e, nil
+}
+
+// changedFiles lists the pull request's changed paths, renames with both
+// names.
+func changedFiles(ctx context.Context, gh *github.Client, j Job) ([]string, error) {
+	var out []string
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		files, resp, err := gh.PullRequests.ListFiles(ctx, j.Owner, j.Repo, j.PR, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list changed files of #%d: %w", j.PR, err)
+		}
+		for _, f := range files {
+			out = append(out, f.GetFilename())
+			if prev := f.GetPreviousFilename(); prev != "" {
+				out = append(out, prev)
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+func appsNamed(apps []config.App, names []string) []config.App {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []config.App
+	for _, a := range apps {
+		if want[a.Name] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// problemOf locates an error when it knows where it comes from.
+func problemOf(err error) report.Problem {
+	var re *render.Error
+	if errors.As(err, &re) {
+		return report.Problem{Message: err.Error(), File: re.File, Line: re.Line}
+	}
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return report.Problem{Message: err.Error(), File: filepath.ToSlash(fe.File), Line: fe.Line}
+	}
+	return report.Problem{Message: err.Error()}
+}
+
+// failConfig reports an invalid .gantry.yaml, one problem per field.
+func failConfig(rep report.Report, err error) report.Report {
+	var es config.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			rep.Errors = append(rep.Errors, report.Problem{Message: e.Error(), File: filepath.ToSlash(e.File), Line: e.Line})
+		}
+		return rep
+	}
+	rep.Errors = append(rep.Errors, problemOf(err))
+	return rep
+}
+
+// policyProblems reports policy compile errors, each with its file.
+func policyProblems(err error) []report.Problem {
+	var ces policy.CompileErrors
+	if errors.As(err, &ces) {
+		var out []report.Problem
+		for _, e := range ces {
+			out = append(out, report.Problem{Message: e.Error(), File: e.File, Line: e.Line})
+		}
+		return out
+	}
+	return []report.Problem{problemOf(err)}
+}
