@@ -151,9 +151,11 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 	affected := render.AffectedApps(ctx, headDir, *repoCfg, baseCfg, changed)
 	apps := appsNamed(repoCfg.Apps, affected)
 
-	start := time.Now()
 	results := p.renderAndDiff(ctx, headDir, apps)
-	rep.RenderTime = time.Since(start)
+	for _, r := range results {
+		rep.RenderTime = max(rep.RenderTime, r.renderTime)
+		rep.DiffTime = max(rep.DiffTime, r.diffTime)
+	}
 
 	engine, perr := p.engine(ctx, j, baseDir, baseSHA, baseCfg)
 	if perr != nil {
@@ -190,7 +192,6 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 		}
 		rep.Apps = append(rep.Apps, a)
 	}
-	rep.DiffTime = time.Since(start) - rep.RenderTime
 	return rep
 }
 
@@ -219,6 +220,8 @@ type appResult struct {
 	sources render.SourceMap
 	diff    *cluster.DiffSet
 	err     error
+	// renderTime and diffTime are the stages' wall-clock times.
+	renderTime, diffTime time.Duration
 }
 
 func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App) []appResult {
@@ -228,7 +231,9 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 	for i, app := range apps {
 		g.Go(func() error {
 			r := appResult{app: app}
+			start := time.Now()
 			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
+			r.renderTime = time.Since(start)
 			if r.err == nil {
 				var c *cluster.Client
 				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
@@ -237,6 +242,7 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 						r.err = fmt.Errorf("diff against cluster %s: %w", app.Cluster, r.err)
 					}
 				}
+				r.diffTime = time.Since(start) - r.renderTime
 			}
 			out[i] = r
 			return nil
@@ -263,6 +269,9 @@ func (r appResult) reportApp() report.App {
 			Action: report.Action(d.Action), Diff: d.Diff, Fields: d.Changed}
 		if d.Note != "" {
 			o.Diff = "# " + d.Note + "\n" + o.Diff
+		}
+		if d.Action != cluster.ActionUpdate {
+			o.Fields = nil // a whole object appears or goes: its fields say nothing
 		}
 		if d.Object.Kind == "Secret" && d.Object.Group == "" {
 			o.SecretKeys, o.Fields = secretKeys(d.Changed), nil

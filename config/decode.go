@@ -214,6 +214,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		fi, ok := idx[k.Value]
 		if !ok {
 			d.at(k, path, "unknown field %q%s", k.Value, didYouMean(k.Value, names))
+			if s := suggest(k.Value, names); s != "" {
+				// The typo is the error; "s is missing" would repeat it.
+				d.bad[join(path, s)] = true
+			}
 			continue
 		}
 		d.decode(val, v.Field(fi), join(path, k.Value))

@@ -9,6 +9,14 @@ import (
 // didYouMean returns ` (did you mean "x"?)` for the candidate closest to
 // got, when one is close enough to be a likely typo, else "".
 func didYouMean(got string, candidates []string) string {
+	if best := suggest(got, candidates); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// suggest returns the candidate closest to got when it is a likely typo.
+func suggest(got string, candidates []string) string {
 	best, bestDist := "", 0
 	for _, c := range candidates {
 		d := levenshtein.ComputeDistance(lower(got), lower(c))
@@ -17,10 +25,10 @@ func didYouMean(got string, candidates []string) string {
 		}
 	}
 	limit := max(2, len(got)/3)
-	if best == "" || bestDist > limit {
+	if bestDist > limit {
 		return ""
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 func lower(s string) string {

@@ -57,7 +57,7 @@ func headline(r Report) string {
 		if changing == 1 {
 			parts[0] = "1 app changes"
 		}
-	case len(r.Apps) > 0:
+	case len(r.Apps) > 0 && !r.Failed():
 		parts = append(parts, "no changes")
 	}
 	if d := r.Denies(); d > 0 {
@@ -86,6 +86,9 @@ func headline(r Report) string {
 func policyCell(a App) string {
 	d, w := a.Denies(), a.Warnings()
 	switch {
+	case a.Error != nil:
+		return "– (not rendered)"
+
 	case d > 0 && w > 0:
 		return fmt.Sprintf("❌ %d deny, %s", d, plural(w, "warning"))
 	case d > 0:
@@ -101,7 +104,7 @@ func problemText(p *Problem) string {
 		return ""
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(p.Message), "\n", " ")
-	if loc := location(p.File, p.Line); loc != "" {
+	if loc := location(p.File, p.Line); loc != "" && !strings.Contains(msg, loc) {
 		return fmt.Sprintf("%s (`%s`)", msg, loc)
 	}
 	return msg

@@ -1,39 +1,14 @@
 package report
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/gantryops/gantry/fixtures/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/name; with -update it rewrites it. On
-// a mismatch it writes name.act beside it so the difference can be read.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		_ = os.WriteFile(path+".act", []byte(got), 0o644)
-		t.Errorf("%s (-want +got), actual written to %s.act:\n%s", name, path, diff)
-	}
-}
 
 func sampleReport() Report {
 	return Report{
@@ -73,7 +48,7 @@ func TestCommentGolden(t *testing.T) {
 			if len(parts) != 1 {
 				t.Fatalf("%d parts, want 1", len(parts))
 			}
-			golden(t, name, parts[0])
+			golden.Check(t, name, parts[0])
 		})
 	}
 }

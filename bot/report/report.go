@@ -102,10 +102,14 @@ type Override struct{ By, Reason string }
 // Counts are an app's objects per action.
 type Counts struct{ Create, Update, Delete, Unchanged int }
 
-// Counts tallies the app's objects.
+// Counts tallies the app's objects; an object the API server rejected
+// counts only as an error.
 func (a App) Counts() Counts {
 	var c Counts
 	for _, o := range a.Objects {
+		if o.Error != nil {
+			continue
+		}
 		switch o.Action {
 		case Create:
 			c.Create++

@@ -1,0 +1,234 @@
+package bot
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/golden"
+	"github.com/gantryops/gantry/fixtures/localcluster"
+)
+
+var kube *localcluster.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(localcluster.Main(m, localcluster.Options{}, &kube))
+}
+
+// e2e is a GitHub simulator with one repository, a real local cluster and
+// a pipeline wired to both, as `gantry serve` wires them.
+type e2e struct {
+	t    *testing.T
+	sim  *githubsim.Server
+	pipe *Pipeline
+	ns   string
+	inst int64
+}
+
+// newE2E creates acme/ops with files, where "NS" is replaced by the
+// test's own namespace.
+func newE2E(t *testing.T, files map[string]string) *e2e {
+	t.Helper()
+	ns := kube.Namespace(t)
+	sim := githubsim.New(githubsim.Options{T: t, AppSlug: "gantry"}).Start()
+	if _, err := sim.CreateRepo("acme", "ops", githubsim.RepoOptions{Files: withNS(files, ns)}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := NewApp(sim.AppID(), sim.AppPrivateKeyPEM(), sim.URL()+"/api/v3/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := sim.InstallationID("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &config.Server{Clusters: []config.Cluster{{Name: "local", Kubeconfig: kube.Kubeconfig}}, DefaultCluster: "local"}
+	return &e2e{t: t, sim: sim, ns: ns, inst: inst, pipe: &Pipeline{
+		Config: srv, GitHub: app, Checkouts: &Checkouts{Dir: t.TempDir()}, Clusters: NewClusters(srv),
+		WorkDir: t.TempDir(), AppConcurrency: 4,
+	}}
+}
+
+func withNS(files map[string]string, ns string) map[string]string {
+	out := map[string]string{}
+	for k, v := range files {
+		out[k] = strings.ReplaceAll(v, "NS", ns)
+	}
+	return out
+}
+
+// openPR opens a pull request changing files and runs the pipeline on it.
+func (e *e2e) openPR(files map[string]string) (int, string) {
+	e.t.Helper()
+	n, head, err := e.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "change", Base: "main", Title: "change", Files: withNS(files, e.ns)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.pipe.Plan(context.Background(), Job{Kind: JobPlan, InstallationID: e.inst, Owner: "acme", Repo: "ops", PR: n, HeadSHA: head, BaseRef: "main"}); err != nil {
+		e.t.Fatal(err)
+	}
+	return n, head
+}
+
+// summary is the bot's summary comment with the namespace, SHAs and
+// times scrubbed, for golden files.
+func (e *e2e) summary(pr int) string {
+	e.t.Helper()
+	var bodies []string
+	for _, c := range e.sim.Comments("acme", "ops", pr) {
+		if c.User == "gantry[bot]" {
+			bodies = append(bodies, c.Body)
+		}
+	}
+	if len(bodies) == 0 {
+		e.t.Fatal("no gantry comment")
+	}
+	s := strings.Join(bodies, "\n<!-- next comment -->\n")
+	s = strings.ReplaceAll(s, e.ns, "NS")
+	s = regexp.MustCompile(`head [0-9a-f]{7}`).ReplaceAllString(s, "head SHA")
+	s = regexp.MustCompile(`(rendered|diffed in) [0-9.]+ s`).ReplaceAllString(s, "$1 T")
+	s = regexp.MustCompile(`web-flags-[a-z0-9]{10}`).ReplaceAllString(s, "web-flags-HASH")
+	return s
+}
+
+func (e *e2e) checks(sha string) map[string]githubsim.CheckRun {
+	out := map[string]githubsim.CheckRun{}
+	for _, r := range e.sim.CheckRuns("acme", "ops", sha) {
+		out[r.Name] = r
+	}
+	return out
+}
+
+const baseRepo = `version: 1
+apps:
+  - name: web
+    path: apps/web
+    namespace: NS
+  - name: api
+    path: apps/api
+    namespace: NS
+policies:
+  paths: [policy/]
+`
+
+var baseFiles = map[string]string{
+	".gantry.yaml":      baseRepo,
+	"apps/web/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: blue\n",
+	"apps/api/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: info\n",
+	"policy/main.rego":  "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.color == \"red\"\n\tmsg := sprintf(\"ConfigMap %s: red is not allowed\", [input.metadata.name])\n}\n",
+}
+
+func TestPlanOneAppChange(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	golden.Check(t, "plan-one-app.md", e.summary(pr))
+	c := e.checks(head)
+	if c[report.CheckDiff].Conclusion != "success" || c[report.CheckDiff].Title != "1 app changes: 1 create, 0 update, 0 delete" {
+		t.Errorf("diff check: %s %q", c[report.CheckDiff].Conclusion, c[report.CheckDiff].Title)
+	}
+	if c[report.CheckPolicy].Conclusion != "success" {
+		t.Errorf("policy check: %s %q", c[report.CheckPolicy].Conclusion, c[report.CheckPolicy].Title)
+	}
+}
+
+func TestPlanPolicyDenyAnnotatesTheSource(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	_, head := e.openPR(map[string]string{"apps/web/cm.yaml": "# the web app's colours\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: red\n"})
+	c := e.checks(head)[report.CheckPolicy]
+	if c.Conclusion != "failure" || c.Title != "1 deny" {
+		t.Fatalf("policy check: %s %q", c.Conclusion, c.Title)
+	}
+	if len(c.Annotations) != 1 || c.Annotations[0].Path != "apps/web/cm.yaml" || c.Annotations[0].StartLine != 2 || !strings.Contains(c.Annotations[0].Message, "red is not allowed") {
+		t.Errorf("annotations %+v, want one on apps/web/cm.yaml:2", c.Annotations)
+	}
+}
+
+func TestPlanPolicyComesFromTheBaseBranch(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	// The PR deletes the policy and makes the web app red: the base
+	// branch's policy still judges it.
+	_, head, err := e.sim.OpenPR("mallory", "acme", "ops", githubsim.PullOptions{Head: "weaken", Base: "main", Title: "weaken",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: red\n",
+			"policy/main.rego": "package main\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pipe.Plan(context.Background(), Job{Kind: JobPlan, InstallationID: e.inst, Owner: "acme", Repo: "ops", PR: 1, HeadSHA: head}); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.checks(head)[report.CheckPolicy]; c.Conclusion != "failure" {
+		t.Errorf("a PR that deletes the policy passed it: %s %q", c.Conclusion, c.Title)
+	}
+}
+
+func TestPlanRenderErrorFailsTheDiffCheck(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	pr, head := e.openPR(map[string]string{"apps/api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\n  name: again\n"})
+	c := e.checks(head)[report.CheckDiff]
+	if c.Conclusion != "failure" || len(c.Annotations) != 1 || c.Annotations[0].Path != "apps/api/cm.yaml" || c.Annotations[0].StartLine != 5 {
+		t.Fatalf("diff check: %s %q %+v, want a failure annotated on apps/api/cm.yaml:5", c.Conclusion, c.Title, c.Annotations)
+	}
+	golden.Check(t, "plan-render-error.md", e.summary(pr))
+}
+
+func TestPlanInvalidGantryYAML(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	_, head := e.openPR(map[string]string{".gantry.yaml": strings.Replace(baseRepo, "path: apps/api", "pth: apps/api", 1)})
+	c := e.checks(head)[report.CheckDiff]
+	if c.Conclusion != "failure" || len(c.Annotations) == 0 || c.Annotations[0].Path != ".gantry.yaml" || c.Annotations[0].StartLine != 7 {
+		t.Fatalf("diff check: %s %q %+v, want a failure on .gantry.yaml:7", c.Conclusion, c.Title, c.Annotations)
+	}
+}
+
+func TestPlanClusterDown(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	dead := e.t.TempDir() + "/kubeconfig"
+	if err := os.WriteFile(dead, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: x}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.pipe.Config.Clusters[0].Kubeconfig = dead
+	e.pipe.Clusters = NewClusters(e.pipe.Config)
+	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	c := e.checks(head)[report.CheckDiff]
+	if c.Conclusion != "failure" || !strings.Contains(c.Summary, "127.0.0.1:1") {
+		t.Errorf("diff check against a dead cluster: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	if s := e.summary(pr); !strings.Contains(s, "**Error in `web`:**") {
+		t.Errorf("comment does not call out the error:\n%s", s)
+	}
+}
+
+func TestPlanSecretValuesNeverPublished(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range baseFiles {
+		files[k] = v
+	}
+	files["apps/web/secret.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: old-s3cret-value\n"
+	e := newE2E(t, files)
+	// Apply the base so the Secret exists live; the PR changes it.
+	if _, err := e.pipe.Clusters.Get("local"); err != nil {
+		t.Fatal(err)
+	}
+	pr, head := e.openPR(map[string]string{"apps/web/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: new-s3cret-value\n  token: t0ken-value\n"})
+	everything := e.summary(pr)
+	for _, c := range e.checks(head) {
+		everything += c.Title + c.Summary + c.Text
+		for _, a := range c.Annotations {
+			everything += a.Message
+		}
+	}
+	for _, secret := range []string{"old-s3cret-value", "new-s3cret-value", "t0ken-value", "bmV3LXMzY3JldC12YWx1ZQ"} {
+		if strings.Contains(everything, secret) {
+			t.Errorf("published output contains the Secret value %q", secret)
+		}
+	}
+	if !strings.Contains(everything, "Secret NS/creds · create") {
+		t.Errorf("the Secret's change is not shown:\n%s", everything)
+	}
+}
+
