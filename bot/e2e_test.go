@@ -117,10 +117,10 @@ policies:
 `
 
 var baseFiles = map[string]string{
-	".gantry.yaml":      baseRepo,
-	"apps/web/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: blue\n",
-	"apps/api/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: info\n",
-	"policy/main.rego":  "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.color == \"red\"\n\tmsg := sprintf(\"ConfigMap %s: red is not allowed\", [input.metadata.name])\n}\n",
+	".gantry.yaml":     baseRepo,
+	"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: blue\n",
+	"apps/api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: info\n",
+	"policy/main.rego": "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.color == \"red\"\n\tmsg := sprintf(\"ConfigMap %s: red is not allowed\", [input.metadata.name])\n}\n",
 }
 
 func TestPlanOneAppChange(t *testing.T) {
@@ -231,4 +231,3 @@ func TestPlanSecretValuesNeverPublished(t *testing.T) {
 		t.Errorf("the Secret's change is not shown:\n%s", everything)
 	}
 }
-
