@@ -205,6 +205,19 @@ func (s *Server) applyDefaults() {
 	if len(s.Discovery.Roots) == 0 {
 		s.Discovery.Roots = DefaultDiscoveryRoots
 	}
+	if len(s.Permissions) == 0 {
+		s.Permissions = DefaultPermissions()
+	}
+}
+
+// DefaultPermissions apply when the configuration grants none: anyone who
+// can push may plan and unlock; applying, overriding policy and reverting
+// drift need the maintain role.
+func DefaultPermissions() []Permission {
+	return []Permission{
+		{Commands: []Command{CommandPlan, CommandUnlock}, MinRole: "write"},
+		{Commands: []Command{CommandApply, CommandApprovePolicies, CommandRevert}, MinRole: "maintain"},
+	}
 }
 
 // cluster returns the named cluster, or nil.

@@ -93,6 +93,7 @@ func TestParseServerDefaults(t *testing.T) {
 		ResyncInterval: Duration(5 * time.Minute),
 		Drift:          DriftDefaults{Mode: DriftPR, Debounce: Duration(30 * time.Second)},
 		Discovery:      Discovery{Roots: []string{"apps", "clusters"}},
+		Permissions:    DefaultPermissions(),
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
