@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gantryops/gantry/config"
@@ -248,7 +249,7 @@ func (c *Client) waitEstablished(ctx context.Context, ps []*planned, idx []int, 
 			if err != nil {
 				return false, nil
 			}
-			return conditionTrue(u, "Established"), nil
+			return conditionTrue(u, "Established") && c.servesVersions(p.desired), nil
 		})
 		if err != nil {
 			return &ObjectError{Ref: p.ref, Op: "wait for established", Err: err}
@@ -258,6 +259,26 @@ func (c *Client) waitEstablished(ctx context.Context, ps []*planned, idx []int, 
 		c.mapper.Reset()
 	}
 	return nil
+}
+
+// servesVersions reports whether discovery lists every version the CRD
+// serves: a CRD already established stays so while a new version is
+// being added, and its custom resources at that version are applied next.
+func (c *Client) servesVersions(crd *unstructured.Unstructured) bool {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		name, _ := m["name"].(string)
+		if served, _ := m["served"].(bool); !served || name == "" {
+			continue
+		}
+		if _, err := c.mapping(schema.GroupVersionKind{Group: group, Version: name, Kind: kind}); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // resolvePending resolves the kinds of objects whose CRD was just applied

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -280,5 +281,150 @@ func TestApplySkipsOnlyUntouchedObjects(t *testing.T) {
 	}
 	if cm, _ := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "cm", metav1.GetOptions{}); cm.Data["k"] != "v" {
 		t.Errorf("edit not restored: %v", cm.Data)
+	}
+}
+
+// After another manager's write, apply does what the diff said: unchanged
+// when the write left gantry's fields alone, configured when it removed
+// one (a removal leaves no newer managed-fields time behind).
+func TestApplyAgreesWithDiffAfterOtherManagersWrite(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c := newClient(t)
+	docs := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: %s, labels: {team: a}, annotations: {owner: gantry}}
+data: {k: v, k2: v2}
+`
+	cms := cluster.Client.CoreV1().ConfigMaps(ns)
+	edit := func(name, manager, patch string) error {
+		_, err := cms.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: manager})
+		return err
+	}
+	tests := []struct {
+		name       string
+		write      func(name string) error
+		wantDiff   string
+		wantChange string
+	}{
+		{"no write", func(string) error { return nil }, "unchanged", "unchanged"},
+		{"annotation added by kubectl-edit", func(n string) error {
+			cm, err := cms.Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cm.Annotations["note"] = "added by hand"
+			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+			return err
+		}, "unchanged", "unchanged"},
+		{"label added by a controller", func(n string) error {
+			return edit(n, "some-controller", `{"metadata":{"labels":{"extra":"x"}}}`)
+		}, "unchanged", "unchanged"},
+		{"gantry's data key removed", func(n string) error {
+			return edit(n, "kubectl-patch", `{"data":{"k2":null}}`)
+		}, "update", "configured"},
+		{"gantry's annotation removed", func(n string) error {
+			return edit(n, "kubectl-patch", `{"metadata":{"annotations":{"owner":null}}}`)
+		}, "update", "configured"},
+	}
+	apps := map[string]config.App{}
+	for i, tt := range tests {
+		name := fmt.Sprintf("cm-%d", i)
+		apps[tt.name] = newApp(ns)
+		if _, err := c.Apply(ctx, apps[tt.name], objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // managed-fields times have one-second resolution
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name, app := fmt.Sprintf("cm-%d", i), apps[tt.name]
+			ref := "ConfigMap/" + ns + "/" + name
+			if err := tt.write(name); err != nil {
+				t.Fatal(err)
+			}
+			set, err := c.Diff(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), DefaultDiffOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := c.Apply(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{actions(set)[ref], changes(cs)[ref]}
+			if d := cmp.Diff([]string{tt.wantDiff, tt.wantChange}, got); d != "" {
+				t.Errorf("diff and apply (-want +got):\n%s", d)
+			}
+			cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cm.Data["k2"] != "v2" || cm.Annotations["owner"] != "gantry" {
+				t.Errorf("after apply: data %v annotations %v", cm.Data, cm.Annotations)
+			}
+		})
+	}
+}
+
+// The kinds of the benchmark are skipped once applied: hasFields accepts
+// what the API server returns for what gantry rendered.
+func TestAppliedObjectsAreUpToDate(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	docs := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm, annotations: {a: b}}
+data: {k: v}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {password: hunter2}
+data: {token: dG9rZW4=}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: r}
+rules: [{apiGroups: [""], resources: [configmaps], verbs: [get, list]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, creationTimestamp: null}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: d}}
+  template:
+    metadata: {labels: {app: d}}
+    spec:
+      containers:
+      - name: c
+        image: registry.example/d:1
+        ports: [{containerPort: 8080}]
+        resources: {requests: {cpu: 100m, memory: 64Mi}}
+`
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.plan(ctx, app, objects(t, ns, docs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, p := range ps {
+		got[p.ref.String()] = hasFields(p.live, p.desired)
+	}
+	want := map[string]bool{
+		"ConfigMap/" + ns + "/cm": true, "Secret/" + ns + "/s": true, "ServiceAccount/" + ns + "/sa": true,
+		"Role/" + ns + "/r": true, "Deployment/" + ns + "/d": true,
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("hasFields after apply (-want +got):\n%s", d)
 	}
 }

@@ -186,7 +186,7 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 	}
 	if p.pending != "" {
 		d.Note = "not dry-run: " + p.pending
-		after := normalize(p.desired)
+		after := normalize(applyPreview(p.live, p.desired))
 		if p.live != nil {
 			d.Note += fmt.Sprintf("; compared with the live %s object", p.live.GetAPIVersion())
 		}

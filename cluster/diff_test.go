@@ -4,13 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 )
 
 const v1Docs = `
@@ -371,5 +379,270 @@ func TestConflictWithAnotherFieldManager(t *testing.T) {
 	}
 	if d := find(set, "ConfigMap/"+ns+"/shared"); d.Action != ActionUpdate || d.Error != "" {
 		t.Fatalf("forced diff: %+v", d)
+	}
+}
+
+// denyForbiddenConfigMaps installs a ValidatingAdmissionPolicy that denies
+// ConfigMaps labelled forbidden: "true" in ns, and waits until the API
+// server enforces it.
+func denyForbiddenConfigMaps(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	adm := cluster.Client.AdmissionregistrationV1()
+	policy := &admissionv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-forbidden-" + ns},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionv1.Fail),
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionv1.RuleWithOperations{
+					Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+					Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Validations: []admissionv1.Validation{{
+				Expression: `!has(object.metadata.labels) || !('forbidden' in object.metadata.labels) || object.metadata.labels['forbidden'] != 'true'`,
+				Message:    "ConfigMaps labelled forbidden are not allowed here",
+			}},
+		},
+	}
+	binding := &admissionv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+			}},
+		},
+	}
+	if _, err := adm.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = adm.ValidatingAdmissionPolicies().Delete(context.Background(), policy.Name, metav1.DeleteOptions{})
+	})
+	if _, err := adm.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = adm.ValidatingAdmissionPolicyBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+	})
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Labels: map[string]string{"forbidden": "true"}}}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := cluster.Client.CoreV1().ConfigMaps(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err), nil
+	})
+	if err != nil {
+		t.Fatalf("admission policy not enforced: %v", err)
+	}
+}
+
+func TestAdmissionDenialIsShownPerObject(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	before := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: existing}
+data: {k: v}
+`
+	if _, err := c.Apply(ctx, app, objects(t, ns, before), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	denyForbiddenConfigMaps(t, ns)
+	docs := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: existing, labels: {forbidden: "true"}}
+data: {k: v}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: denied, labels: {forbidden: "true"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: allowed}
+`
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	if err != nil {
+		t.Fatalf("one denied object failed the whole diff: %v", err)
+	}
+	type outcome struct {
+		Action Action
+		Denied bool
+	}
+	got := map[string]outcome{}
+	for _, o := range set.Objects {
+		got[o.Object.String()] = outcome{o.Action, o.Error != ""}
+		if o.Error == "" {
+			continue
+		}
+		if !strings.HasPrefix(o.Error, o.Object.String()+" dry-run failed:") || !strings.Contains(o.Error, "ConfigMaps labelled forbidden are not allowed here") {
+			t.Errorf("error %q does not name the object and the admission message", o.Error)
+		}
+	}
+	want := map[string]outcome{
+		"ConfigMap/" + ns + "/existing": {ActionUpdate, true},
+		"ConfigMap/" + ns + "/denied":   {ActionCreate, true},
+		"ConfigMap/" + ns + "/allowed":  {ActionCreate, false},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("diff (-want +got):\n%s", d)
+	}
+	if c := set.Counts(); c != (Counts{Create: 1, Errors: 2}) {
+		t.Errorf("counts %+v", c)
+	}
+	var text bytes.Buffer
+	if err := WriteDiff(&text, FormatText, []*DiffSet{set}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "! ConfigMap/"+ns+"/denied: error\n    error: ConfigMap/"+ns+"/denied dry-run failed:") {
+		t.Errorf("text output does not show the denial:\n%s", text.String())
+	}
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Prune: true})
+	if !errors.Is(err, ErrApplyFailed) {
+		t.Fatalf("apply of denied objects: %v, want ErrApplyFailed", err)
+	}
+	wantApply := map[string]string{
+		"ConfigMap/" + ns + "/existing": "failed", "ConfigMap/" + ns + "/denied": "failed", "ConfigMap/" + ns + "/allowed": "created",
+	}
+	if d := cmp.Diff(wantApply, changes(cs)); d != "" {
+		t.Fatalf("apply (-want +got):\n%s", d)
+	}
+	for _, e := range cs.Objects {
+		if e.Action == ChangeFailed && (!strings.HasPrefix(e.Error, e.Object.String()+" apply failed:") || !strings.Contains(e.Error, "ConfigMaps labelled forbidden are not allowed here")) {
+			t.Errorf("apply error %q does not name the object and the admission message", e.Error)
+		}
+	}
+	if cs.Pruned {
+		t.Error("prune ran after a failed object")
+	}
+}
+
+// gadgetsCRD is a CRD at v1alpha1, or with v1 served and stored and
+// v1alpha1 still served (its stored objects still need it). The schemas
+// are the same: without a conversion webhook the API server converts by
+// changing apiVersion only.
+func gadgetsCRD(v1 bool) string {
+	versions := `
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}, color: {type: string}}}`
+	if v1 {
+		versions = `
+  - name: v1alpha1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}, color: {type: string}}}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}, color: {type: string}}}`
+	}
+	return `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.{{ns}}.gantry.test}
+spec:
+  group: {{ns}}.gantry.test
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}
+  versions:` + versions + "\n"
+}
+
+func TestCRDWhoseVersionChanged(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	crdName := "CustomResourceDefinition/gadgets." + ns + ".gantry.test"
+	t.Cleanup(func() {
+		gvr := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+		_ = c.dynamic.Resource(gvr).Delete(context.Background(), "gadgets."+ns+".gantry.test", metav1.DeleteOptions{})
+	})
+	old := gadgetsCRD(false) + "---\napiVersion: {{ns}}.gantry.test/v1alpha1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 3}\n"
+	if cs, err := c.Apply(ctx, app, objects(t, ns, old), ApplyOptions{}); err != nil {
+		t.Fatalf("apply at v1alpha1: %v (%+v)", err, cs)
+	}
+	// Someone else's field on the live object: neither the diff nor apply
+	// may remove it.
+	gvr := schema.GroupVersionResource{Group: ns + ".gantry.test", Version: "v1alpha1", Resource: "gadgets"}
+	patch := []byte(`{"metadata":{"annotations":{"owner":"someone-else"}}}`)
+	if _, err := c.dynamic.Resource(gvr).Namespace(ns).Patch(ctx, "g", types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-annotate"}); err != nil {
+		t.Fatal(err)
+	}
+	gadget := func(spec string) string {
+		return gadgetsCRD(true) + "---\napiVersion: {{ns}}.gantry.test/v1\nkind: Gadget\nmetadata: {name: g}\nspec: " + spec + "\n"
+	}
+	tests := []struct {
+		name    string
+		spec    string
+		changed []string
+	}{
+		{"only the version", "{size: 3}", []string{"apiVersion"}},
+		{"new fields", "{size: 4, color: blue}", []string{"apiVersion", "spec.color", "spec.size"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs := gadget(tt.spec)
+			set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(map[string]string{crdName: "update", "Gadget/" + ns + "/g": "update"}, actions(set)); d != "" {
+				t.Fatalf("diff (-want +got):\n%s", d)
+			}
+			if crd := find(set, crdName); !strings.Contains(crd.Diff, "+  - name: v1\n") {
+				t.Errorf("CRD diff does not show the new version:\n%s", crd.Diff)
+			}
+			g := find(set, "Gadget/"+ns+"/g")
+			if !strings.Contains(g.Note, "compared with the live "+ns+".gantry.test/v1alpha1 object") {
+				t.Errorf("note %q does not say what the object was compared with", g.Note)
+			}
+			if d := cmp.Diff(tt.changed, g.Changed); d != "" {
+				t.Errorf("changed fields (-want +got):\n%s\n%s", d, g.Diff)
+			}
+			if strings.Contains(g.Diff, "-    owner: someone-else") {
+				t.Errorf("diff removes another manager's annotation:\n%s", g.Diff)
+			}
+		})
+	}
+	// The diff said update for the version alone: apply agrees, as the
+	// object's managed fields move to v1.
+	docs := gadget("{size: 3}")
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	if err != nil {
+		t.Fatalf("apply at v1: %v (%+v)", err, cs)
+	}
+	if d := cmp.Diff(map[string]string{crdName: "configured", "Gadget/" + ns + "/g": "configured"}, changes(cs)); d != "" {
+		t.Fatalf("apply (-want +got):\n%s", d)
+	}
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]string{crdName: "unchanged", "Gadget/" + ns + "/g": "unchanged"}, actions(set)); d != "" {
+		t.Fatalf("diff after apply (-want +got):\n%s", d)
+	}
+	live, err := c.dynamic.Resource(schema.GroupVersionResource{Group: ns + ".gantry.test", Version: "v1", Resource: "gadgets"}).Namespace(ns).Get(ctx, "g", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _, _ := unstructured.NestedInt64(live.Object, "spec", "size"); size != 3 || live.GetAnnotations()["owner"] != "someone-else" {
+		t.Errorf("after apply: size %d annotations %v", size, live.GetAnnotations())
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // serverMetadata are the metadata fields the API server sets and a diff
@@ -62,12 +64,17 @@ func stamp(u *unstructured.Unstructured) {
 }
 
 // upToDate reports whether applying desired over live is provably a
-// no-op: live carries the hash of the same desired object, and gantry's
-// apply is the newest write to the object (status writes aside), so no
-// one changed a field since. Managed-fields times have one-second
-// resolution, so a write in the same second as gantry's counts as newer.
+// no-op: live carries the hash of the same desired object, gantry's apply
+// is the newest write to the object (status writes aside), so no one
+// changed or took a field since, and live still has every field of
+// desired, for a write that only removes fields leaves no newer time.
+// Managed-fields times have one-second resolution, so a write in the same
+// second as gantry's counts as newer.
 func upToDate(desired, live *unstructured.Unstructured) bool {
 	if live == nil || live.GetAnnotations()[AppliedAnnotation] != desired.GetAnnotations()[AppliedAnnotation] {
+		return false
+	}
+	if !hasFields(live, desired) {
 		return false
 	}
 	var mine time.Time
@@ -140,4 +147,98 @@ func join(path, k string) string {
 		return k
 	}
 	return path + "." + k
+}
+
+// hasFields reports whether live has every field desired sets, with the
+// same value: maps may have more keys, lists more elements (other
+// managers' items), in the same order. A Secret's stringData is compared
+// with its data. Values the API server rewrites (quantities like 1000m)
+// make it false, which only costs an apply.
+func hasFields(live, desired *unstructured.Unstructured) bool {
+	want := desired.Object
+	if isSecret(RefOf(desired)) {
+		if sd, ok := want["stringData"].(map[string]any); ok && len(sd) > 0 {
+			want = runtime.DeepCopyJSON(want)
+			data, _ := want["data"].(map[string]any)
+			if data == nil {
+				data = map[string]any{}
+			}
+			for k, v := range sd {
+				if s, ok := v.(string); ok {
+					data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+				}
+			}
+			want["data"] = data
+			delete(want, "stringData")
+		}
+	}
+	for k, v := range want {
+		if k == "status" {
+			continue // a status subresource ignores it
+		}
+		if !hasValue(live.Object[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasValue reports whether live has the value desired, as hasFields
+// describes.
+func hasValue(live, desired any) bool {
+	switch d := desired.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return len(d) == 0 && live == nil
+		}
+		for k, v := range d {
+			if !hasValue(l[k], v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok {
+			return len(d) == 0 && live == nil
+		}
+		i := 0
+		for _, v := range d {
+			for i < len(l) && !hasValue(l[i], v) {
+				i++
+			}
+			if i == len(l) {
+				return false
+			}
+			i++
+		}
+		return true
+	}
+	if a, ok := number(live); ok {
+		if b, ok := number(desired); ok {
+			return a == b
+		}
+	}
+	return equality.Semantic.DeepEqual(live, desired)
+}
+
+// number returns v as a float64 when it is a JSON number, decoded as an
+// int64 by the API client and as a float64 by a YAML parser.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
 }

@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"embed"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"text/template"
 )
 
 // Format is an output format of the CLI.
@@ -130,50 +132,54 @@ func writeDiffText(w io.Writer, sets []*DiffSet) error {
 	return err
 }
 
-func writeDiffMarkdown(w io.Writer, sets []*DiffSet) error {
+// markdown holds the markdown outputs, parsed once.
+var markdown = template.Must(template.New("markdown").Funcs(template.FuncMap{
+	"md":         mdInline,
+	"summary":    summary,
+	"fence":      fence,
+	"deletions":  deletions,
+	"healthText": healthText,
+}).ParseFS(templateFiles, "templates/*.md.tmpl"))
+
+// templateFiles are the markdown templates; comment markdown lives there,
+// not in Go.
+//
+//go:embed templates/*.md.tmpl
+var templateFiles embed.FS
+
+// writeTemplate executes the named template and writes its output whole,
+// or nothing on an error.
+func writeTemplate(w io.Writer, name string, data any) error {
 	var b strings.Builder
-	b.WriteString("| app | create | update | delete | unchanged | errors |\n|---|---:|---:|---:|---:|---:|\n")
-	for _, s := range sets {
-		c := s.Counts()
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", s.App, c.Create, c.Update, c.Delete, c.Unchanged, c.Errors)
-	}
-	for _, s := range sets {
-		var dels []string
-		for _, o := range s.Objects {
-			if o.Action == ActionDelete && o.Error == "" {
-				dels = append(dels, "`"+o.Object.String()+"`")
-			}
-		}
-		if len(dels) > 0 {
-			fmt.Fprintf(&b, "\n**Deletions:** `%s` deletes %s (no longer rendered).\n", s.App, strings.Join(dels, ", "))
-		}
-		if s.Error != "" {
-			fmt.Fprintf(&b, "\n**Error** `%s`: %s\n", s.App, s.Error)
-		}
-		for _, o := range s.Objects {
-			if o.Error != "" {
-				fmt.Fprintf(&b, "\n**Error** `%s` · `%s`: %s\n", s.App, o.Object, mdInline(o.Error))
-			}
-		}
-	}
-	for _, s := range sets {
-		for _, o := range s.Objects {
-			if o.Diff == "" {
-				continue
-			}
-			fmt.Fprintf(&b, "\n<details><summary>%s · %s · %s</summary>\n\n", s.App, o.Object, mdInline(summary(o)))
-			if o.Note != "" {
-				fmt.Fprintf(&b, "%s\n\n", mdInline(o.Note))
-			}
-			fence := "```"
-			for strings.Contains(o.Diff, fence) {
-				fence += "`"
-			}
-			fmt.Fprintf(&b, "%sdiff\n%s%s\n</details>\n", fence, o.Diff, fence)
-		}
+	if err := markdown.ExecuteTemplate(&b, name, data); err != nil {
+		return fmt.Errorf("execute template %s: %w", name, err)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func writeDiffMarkdown(w io.Writer, sets []*DiffSet) error {
+	return writeTemplate(w, "diff.md.tmpl", sets)
+}
+
+// deletions lists the objects the app deletes.
+func deletions(s *DiffSet) []ObjectRef {
+	var out []ObjectRef
+	for _, o := range s.Objects {
+		if o.Action == ActionDelete && o.Error == "" {
+			out = append(out, o.Object)
+		}
+	}
+	return out
+}
+
+// fence returns a code fence longer than any run of backticks in text.
+func fence(text string) string {
+	f := "```"
+	for strings.Contains(text, f) {
+		f += "`"
+	}
+	return f
 }
 
 // mdInline keeps text on one line and out of HTML.
@@ -229,31 +235,12 @@ func writeHealthText(b *strings.Builder, h *Health) {
 }
 
 func writeApplyMarkdown(w io.Writer, sets []*ChangeSet) error {
+	return writeTemplate(w, "apply.md.tmpl", sets)
+}
+
+// healthText is the text output of a wait, for the markdown one.
+func healthText(h *Health) string {
 	var b strings.Builder
-	b.WriteString("| app | created | configured | unchanged | deleted | failed | healthy |\n|---|---:|---:|---:|---:|---:|---|\n")
-	for _, s := range sets {
-		health := "not waited"
-		if s.Health != nil {
-			health = "✅"
-			if !s.Health.Healthy {
-				health = fmt.Sprintf("❌ %d unhealthy", len(s.Health.Unhealthy))
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s |\n", s.App, s.Count(ChangeCreated), s.Count(ChangeConfigured),
-			s.Count(ChangeUnchanged), s.Count(ChangeDeleted), s.Count(ChangeFailed), health)
-	}
-	for _, s := range sets {
-		for _, o := range s.Objects {
-			if o.Action == ChangeFailed {
-				fmt.Fprintf(&b, "\n**Failed** `%s` · `%s`: %s\n", s.App, o.Object, mdInline(o.Error))
-			}
-		}
-		if s.Health != nil && !s.Health.Healthy {
-			var hb strings.Builder
-			writeHealthText(&hb, s.Health)
-			fmt.Fprintf(&b, "\n<details><summary>%s · unhealthy objects</summary>\n\n```\n%s```\n</details>\n", s.App, hb.String())
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	writeHealthText(&b, h)
+	return b.String()
 }

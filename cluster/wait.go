@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -199,10 +200,10 @@ func conditions(u *unstructured.Unstructured) []Condition {
 }
 
 // why gathers what explains an unhealthy object: for a workload its pods
-// that are not ready, and the most recent events of the object and those
-// pods. Errors only leave the explanation shorter.
+// that are not ready, and the n most recent events of the object and of
+// the first n of those pods. Errors only leave the explanation shorter.
 func (c *Client) why(ctx context.Context, u *unstructured.Unstructured, n int) (pods, events []string) {
-	uids := map[string]bool{string(u.GetUID()): true}
+	involved := []corev1.ObjectReference{{Kind: u.GetKind(), Name: u.GetName(), UID: u.GetUID()}}
 	sel, found, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
 	if found && len(sel) > 0 && u.GetNamespace() != "" {
 		l, err := c.typed.CoreV1().Pods(u.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
@@ -210,25 +211,24 @@ func (c *Client) why(ctx context.Context, u *unstructured.Unstructured, n int) (
 			for _, p := range l.Items {
 				if ready, why := podReady(&p); !ready {
 					pods = append(pods, fmt.Sprintf("Pod/%s/%s %s: %s", p.Namespace, p.Name, p.Status.Phase, why))
-					uids[string(p.UID)] = true
+					if len(involved) <= n {
+						involved = append(involved, corev1.ObjectReference{Kind: "Pod", Name: p.Name, UID: p.UID})
+					}
 				}
 			}
 		}
 	}
-	if u.GetNamespace() == "" {
-		return pods, nil
-	}
-	el, err := c.typed.CoreV1().Events(u.GetNamespace()).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return pods, nil
+	// Events of a cluster-scoped object are recorded in the default
+	// namespace.
+	ns := u.GetNamespace()
+	if ns == "" {
+		ns = metav1.NamespaceDefault
 	}
 	var evs []corev1.Event
-	for _, e := range el.Items {
-		if uids[string(e.InvolvedObject.UID)] {
-			evs = append(evs, e)
-		}
+	for _, o := range involved {
+		evs = append(evs, c.eventsOf(ctx, ns, o)...)
 	}
-	sort.Slice(evs, func(i, j int) bool { return lastSeen(evs[i]).After(lastSeen(evs[j])) })
+	sort.SliceStable(evs, func(i, j int) bool { return lastSeen(evs[i]).After(lastSeen(evs[j])) })
 	for i, e := range evs {
 		if i == n {
 			break
@@ -236,6 +236,21 @@ func (c *Client) why(ctx context.Context, u *unstructured.Unstructured, n int) (
 		events = append(events, fmt.Sprintf("%s %s/%s %s: %s", e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, strings.TrimSpace(e.Message)))
 	}
 	return pods, events
+}
+
+// eventsOf lists the events of one object in ns, selected by the API
+// server on the object's kind, name and, when known, UID (an earlier
+// object of the same name had another).
+func (c *Client) eventsOf(ctx context.Context, ns string, o corev1.ObjectReference) []corev1.Event {
+	f := fields.Set{"involvedObject.kind": o.Kind, "involvedObject.name": o.Name}
+	if o.UID != "" {
+		f["involvedObject.uid"] = string(o.UID)
+	}
+	l, err := c.typed.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: f.AsSelector().String()})
+	if err != nil {
+		return nil
+	}
+	return l.Items
 }
 
 func podReady(p *corev1.Pod) (bool, string) {

@@ -2,9 +2,17 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gantryops/gantry/fixtures/localcluster"
 )
@@ -64,12 +72,85 @@ func TestWaitReportsRolloutThatNeverBecomesReady(t *testing.T) {
 	}
 	var why strings.Builder
 	writeHealthText(&why, h)
-	for _, want := range []string{"Progressing=False ProgressDeadlineExceeded", "Pod/" + ns + "/broken-", "not ready"} {
+	for _, want := range []string{"Progressing=False ProgressDeadlineExceeded", "Pod/" + ns + "/broken-", "not ready", "event Normal Deployment/broken ScalingReplicaSet"} {
 		if !strings.Contains(why.String(), want) {
 			t.Errorf("explanation lacks %q:\n%s", want, why.String())
 		}
 	}
 	if elapsed := time.Since(start); elapsed > 25*time.Second {
 		t.Errorf("a failed rollout took %s to report; kstatus Failed should end the wait early", elapsed)
+	}
+}
+
+func TestWhyReportsTheObjectsOwnEvents(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c := newClient(t)
+	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "target"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := cluster.Client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-target"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cluster.Client.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	count := 0
+	event := func(evNS string, about corev1.ObjectReference, minute int, reason string) {
+		t.Helper()
+		count++
+		ts := metav1.NewTime(base.Add(time.Duration(minute) * time.Minute))
+		e := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", ns, count), Namespace: evNS},
+			InvolvedObject: about, Reason: reason, Message: "about " + about.Name, Type: corev1.EventTypeNormal,
+			FirstTimestamp: ts, LastTimestamp: ts, Source: corev1.EventSource{Component: "test"},
+		}
+		if _, err := cluster.Client.CoreV1().Events(evNS).Create(ctx, e, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cluster.Client.CoreV1().Events(evNS).Delete(context.Background(), e.Name, metav1.DeleteOptions{})
+		})
+	}
+	cmRef := corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: "target", UID: cm.UID}
+	for i := range 5 {
+		event(ns, cmRef, i, fmt.Sprintf("Mine%d", i))
+	}
+	event(ns, corev1.ObjectReference{APIVersion: "v1", Kind: "Secret", Namespace: ns, Name: "target", UID: "other"}, 10, "SameNameOtherKind")
+	event(ns, corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: "target", UID: "earlier"}, 11, "EarlierObject")
+	event(ns, corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: ns, Name: "other"}, 12, "OtherName")
+	roleRef := corev1.ObjectReference{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: role.Name, UID: role.UID}
+	event(metav1.NamespaceDefault, roleRef, 1, "RoleOld")
+	event(metav1.NamespaceDefault, roleRef, 2, "RoleNew")
+
+	tests := []struct {
+		name string
+		obj  any
+		kind string
+		want []string
+	}{
+		{"namespaced, the most recent three", cm, "ConfigMap", []string{
+			"Normal ConfigMap/target Mine4: about target", "Normal ConfigMap/target Mine3: about target", "Normal ConfigMap/target Mine2: about target",
+		}},
+		{"cluster-scoped, in the default namespace", role, "ClusterRole", []string{
+			"Normal ClusterRole/" + role.Name + " RoleNew: about " + role.Name, "Normal ClusterRole/" + role.Name + " RoleOld: about " + role.Name,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(tt.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &unstructured.Unstructured{Object: m}
+			u.SetKind(tt.kind)
+			_, events := c.why(ctx, u, 3)
+			if d := cmp.Diff(tt.want, events); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
 	}
 }

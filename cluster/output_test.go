@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/fixtures/golden"
+)
+
+func ref(kind, ns, name string) ObjectRef {
+	return ObjectRef{Version: "v1", Kind: kind, Namespace: ns, Name: name}
+}
+
+// diffSets covers every part of the diff output: counts, deletions, app
+// and object errors (with characters markdown must escape), notes, Secret
+// key summaries and a diff holding a code fence.
+func diffSets() []*DiffSet {
+	return []*DiffSet{
+		{App: "web", Objects: []ObjectDiff{
+			{Object: ObjectRef{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition", Name: "widgets.example.com"},
+				Action: ActionCreate, Diff: "+apiVersion: apiextensions.k8s.io/v1\n+kind: CustomResourceDefinition\n"},
+			{Object: ref("ConfigMap", "web", "bad"), Action: ActionUpdate,
+				Error: "ConfigMap/web/bad dry-run failed: admission <policy> denied | twice\nsecond line"},
+			{Object: ref("ConfigMap", "web", "changes"), Action: ActionUpdate, Changed: []string{"data.k", "metadata.labels.tier"},
+				Diff: " data:\n-  k: before\n+  k: after\n"},
+			{Object: ref("ConfigMap", "web", "fenced"), Action: ActionUpdate, Changed: []string{"data.readme"},
+				Diff: " data:\n-  readme: \"```go\"\n+  readme: \"````\"\n"},
+			{Object: ref("ConfigMap", "web", "kept"), Action: ActionUnchanged, Note: "not deleted: annotated gantry.dev/prune: disabled"},
+			{Object: ref("ConfigMap", "web", "old"), Action: ActionDelete, Changed: []string{"(deleted)"}, Diff: "-apiVersion: v1\n-kind: ConfigMap\n"},
+			{Object: ref("ConfigMap", "web", "same"), Action: ActionUnchanged},
+			{Object: ref("Secret", "web", "creds"), Action: ActionUpdate, Changed: []string{"data.password", "data.token"},
+				Diff: " data:\n-  password: (before: hidden)\n+  password: (after: hidden, changed)\n"},
+			{Object: ObjectRef{Group: "example.com", Version: "v1", Kind: "Widget", Namespace: "web", Name: "w"}, Action: ActionCreate,
+				Note: "not dry-run: its CustomResourceDefinition widgets.example.com is applied first", Diff: "+spec:\n+  size: 3\n"},
+		}},
+		{App: "empty", Error: ErrEmptyRender.Error()},
+		{App: "quiet", Objects: []ObjectDiff{{Object: ref("ConfigMap", "quiet", "same"), Action: ActionUnchanged}}},
+	}
+}
+
+// changeSets covers every part of the apply output: each outcome, a
+// failure, an unhealthy app with conditions, pods and events, a healthy
+// one and one not waited for.
+func changeSets() []*ChangeSet {
+	return []*ChangeSet{
+		{App: "web", Duration: 1500 * time.Millisecond, Pruned: false, Objects: []ChangeEntry{
+			{Object: ref("ConfigMap", "web", "a"), Action: ChangeCreated},
+			{Object: ref("ConfigMap", "web", "b"), Action: ChangeConfigured},
+			{Object: ref("ConfigMap", "web", "c"), Action: ChangeUnchanged},
+			{Object: ref("ConfigMap", "web", "d"), Action: ChangeFailed, Error: "ConfigMap/web/d apply failed: denied | <no>"},
+		}, Health: &Health{Ready: 1, Unhealthy: []ObjectHealth{{
+			Object: ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "web", Name: "api"}, Status: "Failed",
+			Message:    "Progress deadline exceeded",
+			Conditions: []Condition{{Type: "Progressing", Status: "False", Reason: "ProgressDeadlineExceeded", Message: "timed out"}},
+			Pods:       []string{"Pod/web/api-1 Running: not ready (ContainersNotReady) readiness probe failed"},
+			Events:     []string{"Normal Deployment/api ScalingReplicaSet: Scaled up replica set api-1 from 0 to 2"},
+		}}}},
+		{App: "api", Duration: 2 * time.Second, Pruned: true, Objects: []ChangeEntry{
+			{Object: ref("ConfigMap", "api", "old"), Action: ChangeDeleted},
+			{Object: ref("ConfigMap", "api", "kept"), Action: ChangeSkipped, Note: "annotated gantry.dev/prune: disabled"},
+		}, Health: &Health{Healthy: true, Ready: 3}},
+		{App: "batch", Duration: time.Second},
+	}
+}
+
+func TestWriteGolden(t *testing.T) {
+	tests := []struct {
+		golden string
+		write  func(*bytes.Buffer) error
+	}{
+		{"diff.md", func(b *bytes.Buffer) error { return WriteDiff(b, FormatMarkdown, diffSets()) }},
+		{"diff.txt", func(b *bytes.Buffer) error { return WriteDiff(b, FormatText, diffSets()) }},
+		{"apply.md", func(b *bytes.Buffer) error { return WriteApply(b, FormatMarkdown, changeSets()) }},
+		{"apply.txt", func(b *bytes.Buffer) error { return WriteApply(b, FormatText, changeSets()) }},
+		{"diff-none.md", func(b *bytes.Buffer) error { return WriteDiff(b, FormatMarkdown, nil) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tt.write(&b); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, tt.golden, b.String())
+		})
+	}
+}
