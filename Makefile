@@ -99,10 +99,11 @@ bin/with-cluster: $(shell find fixtures/localcluster -name '*.go')
 
 # Each benchmark prints gantry's figure beside its anchor (the CLI it
 # replaces, or the floor), measured in the same run.
-bench: kube-bin ## benchmarks side by side with kustomize/helm, conftest, kubectl and the dry-run floor
+bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conftest, kubectl and the dry-run floor
 	@echo "== render: gantry vs kustomize and helm CLIs"; bash hack/bench-render.sh 10
 	@echo "== policy: gantry vs conftest"; bash hack/bench-policy.sh
 	@echo "== cluster: gantry diff/apply vs kubectl and the bare dry-run floor"; bash hack/bench-cluster.sh
+	@echo "== bot: webhook to checks in progress and to the final comment"; bash hack/bench-bot.sh
 
 clean-cache: ## remove the per-machine cache (binaries, specs)
 	rm -rf $(GANTRY_CACHE)

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 // e2e is a GitHub simulator with one repository, a real local cluster and
 // a pipeline wired to both, as `gantry serve` wires them.
 type e2e struct {
-	t    *testing.T
+	t    testing.TB
 	sim  *githubsim.Server
 	pipe *Pipeline
 	ns   string
@@ -32,7 +32,7 @@ type e2e struct {
 
 // newE2E creates acme/ops with files, where "NS" is replaced by the
 // test's own namespace.
-func newE2E(t *testing.T, files map[string]string) *e2e {
+func newE2E(t testing.TB, files map[string]string) *e2e {
 	t.Helper()
 	ns := kube.Namespace(t)
 	sim := githubsim.New(githubsim.Options{T: t, AppSlug: "gantry"}).Start()

@@ -37,6 +37,8 @@ type Pipeline struct {
 	// AppConcurrency bounds the apps rendered and diffed at once.
 	AppConcurrency int
 	Log            *slog.Logger
+	// OnStarted, when set, is told when a job's checks are in progress.
+	OnStarted func(Job)
 
 	mu       sync.Mutex
 	engines  map[string]*policy.Engine // by repository and base commit
@@ -46,28 +48,40 @@ type Pipeline struct {
 // Plan runs the pipeline for a pull request's head and publishes the
 // result. Its error is returned only when nothing could be published.
 func (p *Pipeline) Plan(ctx context.Context, j Job) error {
+	_, _, err := p.PlanReport(ctx, j)
+	return err
+}
+
+// PlanReport is Plan, also returning the report and the comment bodies
+// published (nil when the run was cancelled before its end).
+func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []string, error) {
 	log := p.logger().With("lane", j.Lane(), "head", shortSHA(j.HeadSHA))
 	gh, err := p.GitHub.Client(j.InstallationID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
-		return err
+		return nil, nil, err
+	}
+	if p.OnStarted != nil {
+		p.OnStarted(j)
 	}
 	rep := p.judge(ctx, gh, j, log)
 	// Publishing outlives a cancellation so a superseded run still says so.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	if cause := context.Cause(ctx); errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
-		return p.abandon(pctx, gh, j, ids, cause)
+		return nil, nil, p.abandon(pctx, gh, j, ids, cause)
 	}
 	bot, err := p.GitHub.BotLogin(pctx)
 	if err != nil {
-		return err
+		return &rep, nil, err
 	}
+	rep.Override = findOverride(pctx, gh.Issues, j, bot)
+	parts := report.Comment(rep)
 	var errs []error
-	if err := PublishComment(pctx, gh.Issues, j.Owner, j.Repo, j.PR, bot, report.Comment(rep)); err != nil {
+	if err := PublishComment(pctx, gh.Issues, j.Owner, j.Repo, j.PR, bot, parts); err != nil {
 		errs = append(errs, err)
 	}
 	for _, out := range []report.CheckOutput{report.DiffCheck(rep), report.PolicyCheck(rep)} {
@@ -76,7 +90,7 @@ func (p *Pipeline) Plan(ctx context.Context, j Job) error {
 		}
 	}
 	log.Info("plan published", "apps", len(rep.Apps), "denies", rep.Denies(), "failed", rep.Failed())
-	return errors.Join(errs...)
+	return &rep, parts, errors.Join(errs...)
 }
 
 // abandon completes the checks of a run that stopped before its end.

@@ -166,6 +166,17 @@ func (q *Queue) work() {
 	}
 }
 
+// Waiting counts the jobs queued and not yet started.
+func (q *Queue) Waiting() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, l := range q.lanes {
+		n += len(l.pending)
+	}
+	return n
+}
+
 // Shutdown stops taking jobs, lets running ones finish until ctx ends,
 // then cancels them with ErrShutdown. It returns the jobs that never ran
 // and those it cancelled, so the caller can record them (resync picks them

@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -34,6 +35,8 @@ type Job struct {
 	Comment        *Parsed
 	CommentID      int64
 	DeliveryID     string
+	// Received is when the webhook arrived; zero for jobs resync made.
+	Received time.Time
 }
 
 // Lane is the serial lane of the job: per pull request, per pushed branch,

@@ -28,6 +28,9 @@ type Webhook struct {
 	Enqueue func(Job) bool
 	// Log receives one line per delivery.
 	Log *slog.Logger
+	// Observe, when set, counts each delivery by event and outcome
+	// (rejected, duplicate, ignored, queued).
+	Observe func(event, outcome string)
 
 	once sync.Once
 	seen *recentSet
@@ -38,6 +41,9 @@ func (h *Webhook) init() {
 		h.seen = newRecentSet(10000, time.Hour)
 		if h.Log == nil {
 			h.Log = slog.New(slog.DiscardHandler)
+		}
+		if h.Observe == nil {
+			h.Observe = func(string, string) {}
 		}
 	})
 }
@@ -69,11 +75,13 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ValidateSignature compares in constant time.
 	if err := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), body, h.Secret); err != nil {
 		log.Warn("webhook rejected: bad signature", "remote", r.RemoteAddr)
+		h.Observe(event, "rejected")
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
 	}
 	if !h.seen.add(delivery) {
 		log.Info("duplicate delivery ignored")
+		h.Observe(event, "duplicate")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprintln(w, "duplicate delivery")
 		return
@@ -81,6 +89,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parsed, err := github.ParseWebHook(event, body)
 	if err != nil {
 		log.Info("event ignored", "reason", err.Error())
+		h.Observe(event, "ignored")
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "ignored: event not handled")
 		return
@@ -88,11 +97,14 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := Route(parsed, h.Route)
 	if d.Job == nil {
 		log.Info("event ignored", "reason", d.Ignore)
+		h.Observe(event, "ignored")
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "ignored: %s\n", d.Ignore)
 		return
 	}
 	d.Job.DeliveryID = delivery
+	d.Job.Received = time.Now()
+	h.Observe(event, "queued")
 	if !h.Enqueue(*d.Job) {
 		log.Info("job not queued (duplicate or shutting down)", "lane", d.Job.Lane(), "kind", d.Job.Kind)
 	} else {

@@ -1,0 +1,46 @@
+package bot
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are gantry's Prometheus metrics, on a registry of their own so
+// that tests and several servers in one process do not collide.
+type Metrics struct {
+	Registry   *prometheus.Registry
+	Deliveries *prometheus.CounterVec   // by event and outcome
+	Jobs       *prometheus.CounterVec   // by kind and result
+	JobSeconds *prometheus.HistogramVec // by kind
+	QueueDepth prometheus.GaugeFunc
+	RateLimit  prometheus.GaugeFunc
+	FirstCheck prometheus.Histogram // webhook received to checks in progress
+}
+
+// NewMetrics registers the metrics; depth and remaining report the queue's
+// waiting jobs and GitHub's last rate-limit budget.
+func NewMetrics(depth func() int, remaining func() int) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_webhook_deliveries_total", Help: "Webhook deliveries by event and outcome.",
+	}, []string{"event", "outcome"})
+	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_jobs_total", Help: "Jobs run, by kind and result.",
+	}, []string{"kind", "result"})
+	m.JobSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gantry_job_duration_seconds", Help: "Job duration by kind.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 12),
+	}, []string{"kind"})
+	m.FirstCheck = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "gantry_webhook_to_check_seconds", Help: "From a pull request webhook to its check runs in progress.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 10),
+	})
+	m.QueueDepth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gantry_queue_waiting_jobs", Help: "Jobs waiting for a worker.",
+	}, func() float64 { return float64(depth()) })
+	m.RateLimit = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gantry_github_rate_limit_remaining", Help: "GitHub's last reported rate-limit budget (-1 unknown).",
+	}, func() float64 { return float64(remaining()) })
+	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

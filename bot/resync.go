@@ -1,0 +1,144 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// resyncLoop runs resync every configured interval until ctx ends.
+// Webhooks are hints: a lost or duplicated delivery delays a result but
+// never loses it.
+func (s *Server) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ResyncInterval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.resync(ctx); err != nil {
+				s.log.Warn("resync", "err", err)
+			}
+		}
+	}
+}
+
+// resync repairs what lost deliveries left behind: every open pull
+// request whose head has no gantry/diff check run is planned, and every
+// lock held by a pull request that is no longer open is released.
+func (s *Server) resync(ctx context.Context) error {
+	var errs []error
+	open := map[string]bool{} // "owner/repo#n" of open pull requests
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		insts, resp, err := s.app.AppClient().Apps.ListInstallations(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("resync: list installations: %w", err)
+		}
+		for _, inst := range insts {
+			if err := s.resyncInstallation(ctx, inst.GetID(), open); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if len(errs) == 0 {
+		errs = append(errs, s.releaseStaleLocks(ctx, open))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) resyncInstallation(ctx context.Context, id int64, open map[string]bool) error {
+	gh, err := s.app.Client(id)
+	if err != nil {
+		return err
+	}
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		repos, resp, err := gh.Apps.ListRepos(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("resync: installation %d: list repositories: %w", id, err)
+		}
+		for _, r := range repos.Repositories {
+			if err := s.resyncRepo(ctx, gh, id, r, open); err != nil {
+				return err
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r *github.Repository, open map[string]bool) error {
+	owner, name := r.GetOwner().GetLogin(), r.GetName()
+	opts := &github.PullRequestListOptions{State: "open", ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		prs, resp, err := gh.PullRequests.List(ctx, owner, name, opts)
+		if err != nil {
+			return fmt.Errorf("resync: list pull requests of %s/%s: %w", owner, name, err)
+		}
+		for _, pr := range prs {
+			open[fmt.Sprintf("%s/%s#%d", owner, name, pr.GetNumber())] = true
+			d := Route(&github.PullRequestEvent{Action: github.String("synchronize"), PullRequest: pr, Repo: r,
+				Installation: &github.Installation{ID: github.Int64(id)}, Sender: pr.GetUser()}, s.route)
+			if d.Job == nil {
+				continue // drafts and forks, as configured
+			}
+			runs, _, err := gh.Checks.ListCheckRunsForRef(ctx, owner, name, pr.GetHead().GetSHA(),
+				&github.ListCheckRunsOptions{CheckName: github.String("gantry/diff")})
+			if err != nil {
+				return fmt.Errorf("resync: check runs of %s/%s#%d: %w", owner, name, pr.GetNumber(), err)
+			}
+			if runs.GetTotal() == 0 {
+				s.log.Info("resync: planning a pull request without a gantry check", "lane", d.Job.Lane(), "head", shortSHA(d.Job.HeadSHA))
+				s.queue.Enqueue(*d.Job)
+			}
+		}
+		if resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// releaseStaleLocks releases locks whose pull request is not open.
+func (s *Server) releaseStaleLocks(ctx context.Context, open map[string]bool) error {
+	var errs []error
+	for _, cc := range s.cfg.Clusters {
+		c, err := s.pipe.Clusters.Get(cc.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		locks, err := c.Locks(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resync: locks in %s: %w", cc.Name, err))
+			continue
+		}
+		for _, l := range locks {
+			i := strings.LastIndex(l.Holder, "#")
+			if i < 0 || open[l.Holder] {
+				continue
+			}
+			if _, err := strconv.Atoi(l.Holder[i+1:]); err != nil {
+				continue // not a pull request's lock
+			}
+			s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "holder", l.Holder)
+			if err := c.ReleaseLock(ctx, l.App, l.Holder); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,218 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/policy"
+)
+
+// ServerOptions are what `gantry serve` adds to the configuration.
+type ServerOptions struct {
+	// Log receives the server's logs. Default: discarded.
+	Log *slog.Logger
+	// CacheDir keeps the repositories' git caches across jobs. Default: a
+	// directory under the user's cache.
+	CacheDir string
+	// Workers bounds the jobs run at once. Default: 4.
+	Workers int
+	// DriftBranchPrefix marks drift pull requests. Default: gantry/drift/.
+	DriftBranchPrefix string
+}
+
+// Server is the GitHub App: webhooks in, a queue of lanes, the pipeline,
+// resync, and the HTTP endpoints.
+type Server struct {
+	cfg     *config.Server
+	log     *slog.Logger
+	app     *App
+	pipe    *Pipeline
+	queue   *Queue
+	hook    *Webhook
+	metrics *Metrics
+	runs    *runLog
+	ready   atomic.Bool
+	route   RouteConfig
+}
+
+// NewServer checks everything it can before serving: the key parses, the
+// webhook secret is there, the trusted policies compile, and GitHub knows
+// the App. A failure is an error that names the file or the cause.
+func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Server, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key, err := os.ReadFile(cfg.GitHub.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read GitHub App private key: %w", err)
+	}
+	secret, err := os.ReadFile(cfg.GitHub.WebhookSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook secret: %w", err)
+	}
+	secret = []byte(strings.TrimSpace(string(secret)))
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("webhook secret %s is empty", cfg.GitHub.WebhookSecretFile)
+	}
+	app, err := NewApp(cfg.GitHub.AppID, key, cfg.GitHub.URL, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.GitHub.PrivateKeyFile, err)
+	}
+	var trusted []policy.Source
+	for _, ps := range cfg.Policies {
+		trusted = append(trusted, policy.Source{Name: ps.Name, Dir: ps.Path, Prefix: ps.Name, Trust: policy.Trusted, Namespaces: ps.Namespaces})
+	}
+	if len(trusted) > 0 {
+		if _, err := policy.Load(ctx, trusted); err != nil {
+			return nil, fmt.Errorf("server policies: %w", err)
+		}
+	}
+	cache := opts.CacheDir
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		cache = filepath.Join(base, "gantry", "serve")
+	}
+	for _, d := range []string{filepath.Join(cache, "git"), filepath.Join(cache, "work")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("cache directory: %w", err)
+		}
+	}
+	bot, err := app.BotLogin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub App %d at %s: %w", cfg.GitHub.AppID, cfg.GitHub.URL, err)
+	}
+	if opts.DriftBranchPrefix == "" {
+		opts.DriftBranchPrefix = "gantry/drift/"
+	}
+	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100)}
+	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
+		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), AppConcurrency: 4, Log: log,
+		OnStarted: s.started}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = 4
+	}
+	s.queue = NewQueue(s.run, workers, log)
+	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
+	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
+	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log,
+		Observe: func(event, outcome string) { s.metrics.Deliveries.WithLabelValues(event, outcome).Inc() }}
+	return s, nil
+}
+
+// started records how long a webhook took to become checks in progress.
+func (s *Server) started(j Job) {
+	if !j.Received.IsZero() {
+		s.metrics.FirstCheck.Observe(time.Since(j.Received).Seconds())
+	}
+}
+
+// Handler serves POST /webhooks, /healthz, /readyz, /metrics and the
+// read-only pages.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks", s.hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /runs/{id}", s.runPage)
+	return mux
+}
+
+// Run serves on cfg.Listen (or ln when given) until ctx ends, then stops
+// taking webhooks, lets running jobs finish for up to grace, and logs the
+// jobs it leaves to the next resync.
+func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		}
+	}
+	s.queue.Start(ctx)
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	go s.resyncLoop(ctx)
+	s.ready.Store(true)
+	s.log.Info("gantry serving", "addr", ln.Addr().String(), "github", s.cfg.GitHub.URL, "bot", s.route.BotLogin)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	for _, j := range s.queue.Shutdown(sctx) {
+		s.log.Warn("job left for the next resync", "lane", j.Lane(), "kind", j.Kind, "head", j.HeadSHA)
+	}
+	return nil
+}
+
+// run does one job from the queue.
+func (s *Server) run(ctx context.Context, j Job) (err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("job %s for %s panicked: %v", j.Kind, j.Lane(), r)
+		}
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		s.metrics.Jobs.WithLabelValues(string(j.Kind), result).Inc()
+		s.metrics.JobSeconds.WithLabelValues(string(j.Kind)).Observe(time.Since(start).Seconds())
+	}()
+	switch j.Kind {
+	case JobPlan:
+		return s.plan(ctx, j)
+	case JobCommand:
+		return s.command(ctx, j)
+	case JobPRClosed, JobDriftPRClose:
+		_, err := s.releaseLocks(ctx, j, nil)
+		return err
+	case JobInstallation, JobResyncRepo:
+		return s.resync(ctx)
+	case JobApply:
+		s.log.Warn("apply on merge is not built yet in this version of gantry; nothing applied", "lane", j.Lane(), "head", j.HeadSHA)
+		return nil
+	}
+	return fmt.Errorf("job kind %q has no handler", j.Kind)
+}
+
+// plan runs the pipeline and keeps the result for the run pages.
+func (s *Server) plan(ctx context.Context, j Job) error {
+	rep, parts, err := s.pipe.PlanReport(ctx, j)
+	if rep != nil {
+		s.runs.add(j, *rep, parts)
+	}
+	return err
+}
+
+// errNotBuilt answers commands whose capability is not built yet.
+var errNotBuilt = errors.New("not built yet in this version of gantry")

@@ -1,0 +1,285 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/fixtures/githubsim"
+)
+
+const hookSecret = "webhook-secret-for-tests"
+
+// live is a running gantry server wired to a simulator whose deliveries
+// reach it over HTTP, as GitHub's would.
+type live struct {
+	*e2e
+	srv  *Server
+	url  string
+	stop func()
+}
+
+func startServer(t testing.TB, files map[string]string, serverYAML string) *live {
+	t.Helper()
+	e := newE2E(t, files)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("key.pem", string(e.sim.AppPrivateKeyPEM()))
+	write("secret", hookSecret+"\n")
+	cfgText := fmt.Sprintf("github: {appID: %d, privateKeyFile: key.pem, webhookSecretFile: secret, url: %q}\nclusters: [{name: local, kubeconfig: %q}]\nresyncInterval: 1h\n%s",
+		e.sim.AppID(), e.sim.URL()+"/api/v3/", kube.Kubeconfig, serverYAML)
+	cfg, err := config.ParseServer(write("gantry.yaml", cfgText), []byte(cfgText), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := NewServer(ctx, cfg, ServerOptions{Log: log, CacheDir: t.TempDir(), Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 10*time.Second) }()
+	url := "http://" + ln.Addr().String()
+	e.sim.SetWebhook(url+"/webhooks", hookSecret)
+	l := &live{e2e: e, srv: srv, url: url, stop: func() { cancel(); <-done }}
+	t.Cleanup(l.stop)
+	return l
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (l *live) completed(sha string) bool {
+	c := l.checks(sha)
+	return c[report.CheckDiff].Status == "completed" && c[report.CheckPolicy].Status == "completed"
+}
+
+func (l *live) botSays(pr int, sub string) bool {
+	for _, c := range l.sim.Comments("acme", "ops", pr) {
+		if c.User == "gantry[bot]" && strings.Contains(c.Body, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestServeWebhookToComment(t *testing.T) {
+	l := startServer(t, baseFiles, "")
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "green", Base: "main", Title: "green",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "checks completed", func() bool { return l.completed(head) })
+	if !l.botSays(pr, "### gantry · 1 app changes") {
+		t.Errorf("no summary comment:\n%s", l.summary(pr))
+	}
+	// The pages and probes answer.
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "gantry_jobs_total", "/": "acme/ops#1", "/runs/1": "web-config"} {
+		resp, err := http.Get(l.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, want 200 containing %q:\n%.400s", path, resp.StatusCode, want, body)
+		}
+	}
+	// Closing the pull request releases its lock.
+	c, err := l.pipe.Clusters.Get("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lock, err := c.InspectLock(context.Background(), "web"); err != nil || lock == nil || lock.PR != pr {
+		t.Fatalf("lock of web after plan: %+v, %v; want held by #%d", lock, err, pr)
+	}
+	if err := l.sim.ClosePR("alice", "acme", "ops", pr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "lock released on close", func() bool {
+		lock, err := c.InspectLock(context.Background(), "web")
+		return err == nil && (lock == nil || lock.Holder == "")
+	})
+}
+
+func TestServeNewerPushCancelsTheOlderRun(t *testing.T) {
+	l := startServer(t, baseFiles, "")
+	// Slow the first run's file listing so it is still running when the
+	// second push arrives.
+	remove := l.sim.InjectFault(githubsim.Slow(3*time.Second).On("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files").Times(1))
+	defer remove()
+	pr, first, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "colors", Base: "main", Title: "colors",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first run in progress", func() bool { return l.checks(first)[report.CheckDiff].Status == "in_progress" })
+	second, err := l.sim.Push("alice", "acme", "ops", "colors", map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: purple\n"}, nil, "purple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second run completed", func() bool { return l.completed(second) })
+	waitFor(t, "first run completed", func() bool { return l.completed(first) })
+	if got := l.checks(first)[report.CheckDiff].Conclusion; got != "cancelled" {
+		t.Errorf("older head's check: %q, want cancelled", got)
+	}
+	if got := l.checks(second)[report.CheckDiff].Conclusion; got != "success" {
+		t.Errorf("newer head's check: %q, want success", got)
+	}
+	if s := l.summary(pr); !strings.Contains(s, "color: purple") || strings.Contains(s, "color: green") {
+		t.Errorf("comment does not show the newest head only:\n%s", s)
+	}
+}
+
+func TestServeCommands(t *testing.T) {
+	l := startServer(t, baseFiles, "")
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "red", Base: "main", Title: "red",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: red\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	if c := l.checks(head)[report.CheckPolicy]; c.Conclusion != "failure" {
+		t.Fatalf("policy check %q, want failure", c.Conclusion)
+	}
+	for login, role := range map[string]string{"alice": "write", "maria": "maintain", "rita": "read"} {
+		if err := l.sim.SetPermission("acme", "ops", login, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	comment := func(login, body string) int64 {
+		id, err := l.sim.Comment(login, "acme", "ops", pr, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// A typo gets help and a suggestion.
+	comment("alice", "/gantry aply")
+	waitFor(t, "did you mean", func() bool { return l.botSays(pr, "did you mean `/gantry apply`?") })
+	// Someone who may only read cannot override policy.
+	comment("rita", "/gantry approve-policies because")
+	waitFor(t, "refusal", func() bool { return l.botSays(pr, "@rita `/gantry approve-policies because`: ❌ not allowed") })
+	// A maintainer can: the policy check turns green with the reason.
+	id := comment("maria", "/gantry approve-policies hotfix for INC-412")
+	waitFor(t, "override", func() bool {
+		c := l.checks(head)[report.CheckPolicy]
+		return c.Conclusion == "success" && strings.Contains(c.Title, "overridden by @maria: hotfix for INC-412")
+	})
+	found := false
+	for _, c := range l.sim.Comments("acme", "ops", pr) {
+		if c.ID == id && len(c.Reactions) > 0 && c.Reactions[0] == "eyes" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the command comment got no 👀 reaction")
+	}
+	// Unlock releases this PR's lock.
+	comment("alice", "/gantry unlock")
+	waitFor(t, "unlock answer", func() bool { return l.botSays(pr, "🔓 released `web`") })
+	// Quoted commands and other bots' comments run nothing.
+	before := len(l.sim.Comments("acme", "ops", pr))
+	comment("alice", "> /gantry unlock\nas above")
+	time.Sleep(500 * time.Millisecond)
+	if after := len(l.sim.Comments("acme", "ops", pr)); after != before+1 {
+		t.Errorf("a quoted command was answered (%d new comments)", after-before-1)
+	}
+}
+
+func TestServeResyncRepairsLostDeliveries(t *testing.T) {
+	l := startServer(t, baseFiles, "")
+	l.sim.SetWebhook("", "") // every delivery is lost
+	_, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "lost", Base: "main", Title: "lost",
+		Files: map[string]string{"apps/api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: debug\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(l.checks(head)) != 0 {
+		t.Fatal("checks exist although the delivery was lost")
+	}
+	if err := l.srv.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "resync's plan", func() bool { return l.completed(head) })
+	// A lock whose pull request closed while deliveries were lost is
+	// released by the next resync.
+	if err := l.sim.ClosePR("alice", "acme", "ops", 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := l.pipe.Clusters.Get("local")
+	if lock, _ := c.InspectLock(context.Background(), "api"); lock == nil || lock.PR != 1 {
+		t.Fatalf("lock before resync: %+v", lock)
+	}
+	if err := l.srv.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if lock, _ := c.InspectLock(context.Background(), "api"); lock != nil && lock.Holder != "" {
+		t.Errorf("lock of a closed pull request survived resync: %+v", lock)
+	}
+}
+
+func TestNewServerRejectsBadSetup(t *testing.T) {
+	sim := githubsim.New(githubsim.Options{T: t, AppSlug: "gantry"}).Start()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.pem")
+	secret := filepath.Join(dir, "secret")
+	cfg := func() *config.Server {
+		return &config.Server{GitHub: config.GitHub{URL: sim.URL() + "/api/v3/", AppID: sim.AppID(), PrivateKeyFile: key, WebhookSecretFile: secret}}
+	}
+	tests := []struct {
+		name, key, secret, want string
+	}{
+		{"bad key", "not a key", "s", "key.pem: GitHub App"},
+		{"empty secret", string(sim.AppPrivateKeyPEM()), "  \n", "webhook secret " + secret + " is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_ = os.WriteFile(key, []byte(tt.key), 0o600)
+			_ = os.WriteFile(secret, []byte(tt.secret), 0o600)
+			_, err := NewServer(context.Background(), cfg(), ServerOptions{CacheDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	_ = os.Remove(key)
+	if _, err := NewServer(context.Background(), cfg(), ServerOptions{}); err == nil || !strings.Contains(err.Error(), "read GitHub App private key") {
+		t.Errorf("missing key: %v", err)
+	}
+}
