@@ -231,3 +231,72 @@ func TestPlanSecretValuesNeverPublished(t *testing.T) {
 		t.Errorf("the Secret's change is not shown:\n%s", everything)
 	}
 }
+
+func TestPlanThreeAppsOfThreeRenderKinds(t *testing.T) {
+	files := benchRepo(3)
+	files["apps/kust/base/kustomization.yaml"] = "resources: [cms.yaml]\nconfigMapGenerator:\n  - name: web-flags\n    literals: [A=1]\n"
+	e := newE2E(t, files)
+	pr, head := e.openPR(map[string]string{
+		"charts/cms/values.yaml":  "count: 3\nversion: v2\n",
+		"apps/plain/cms.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-0\ndata:\n  version: v2\n",
+		"apps/kust/base/cms.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-0\ndata:\n  version: v2\n",
+	})
+	golden.Check(t, "plan-three-kinds.md", e.summary(pr))
+	if c := e.checks(head)[report.CheckDiff]; c.Conclusion != "success" || c.Title != "3 apps change: 6 create, 0 update, 0 delete" {
+		t.Errorf("diff check: %s %q", c.Conclusion, c.Title)
+	}
+}
+
+func TestPlanLargeDiffSplitsAndShrinks(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	var big strings.Builder
+	for i := range 60 {
+		big.WriteString("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big-" + strings.Repeat("x", 3) + string(rune('a'+i%26)) + strings.Repeat("0", i/26) + "\ndata:\n")
+		for k := range 40 {
+			big.WriteString("  key" + strings.Repeat("k", k%5) + string(rune('a'+k%26)) + string(rune('a'+k/26)) + ": " + strings.Repeat("v", 40) + "\n")
+		}
+	}
+	pr, _ := e.openPR(map[string]string{"apps/web/big.yaml": big.String()})
+	var parts []githubsim.Comment
+	for _, c := range e.sim.Comments("acme", "ops", pr) {
+		if c.User == "gantry[bot]" {
+			parts = append(parts, c)
+		}
+	}
+	if len(parts) < 2 {
+		t.Fatalf("%d gantry comments for a ~170 KB diff, want a summary and continuations", len(parts))
+	}
+	if !strings.HasPrefix(parts[0].Body, report.Marker) || !strings.Contains(parts[0].Body, "more comment") {
+		t.Errorf("first comment lacks the marker or the continuation note")
+	}
+	for i, p := range parts {
+		if len(p.Body) > report.MaxCommentSize {
+			t.Errorf("comment %d is %d characters", i+1, len(p.Body))
+		}
+		if i > 0 && !strings.HasPrefix(p.Body, report.PartMarker(i+1)) {
+			t.Errorf("comment %d lacks its part marker", i+1)
+		}
+	}
+	// A push that shrinks the diff removes the continuations and edits the
+	// summary in place.
+	if _, err := e.sim.Push("alice", "acme", "ops", "change", map[string]string{"apps/web/big.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: small\n"}, nil, "smaller"); err != nil {
+		t.Fatal(err)
+	}
+	state, err := e.sim.PR("acme", "ops", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := state["head"].(map[string]any)["sha"].(string)
+	if err := e.pipe.Plan(context.Background(), Job{Kind: JobPlan, InstallationID: e.inst, Owner: "acme", Repo: "ops", PR: pr, HeadSHA: head}); err != nil {
+		t.Fatal(err)
+	}
+	var after []githubsim.Comment
+	for _, c := range e.sim.Comments("acme", "ops", pr) {
+		if c.User == "gantry[bot]" {
+			after = append(after, c)
+		}
+	}
+	if len(after) != 1 || after[0].ID != parts[0].ID || !strings.Contains(after[0].Body, "small") {
+		t.Errorf("after shrinking: %d gantry comments (first id %d, was %d), want the summary alone, edited", len(after), after[0].ID, parts[0].ID)
+	}
+}
