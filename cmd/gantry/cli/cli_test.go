@@ -74,7 +74,9 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"bad output", []string{"render", "--repo", good, "-o", "xml"}, ExitError, "", `want yaml or json`},
 		{"policy deny", []string{"policy", "--repo", good}, ExitFinding, "no ConfigMaps", ""},
 		{"policy test", []string{"policy", "test", "--repo", good}, ExitOK, "test_denies", ""},
-		{"serve is not built", []string{"serve", "--config", "x"}, ExitNotBuilt, "", "not built yet"},
+		{"serve without config", []string{"serve"}, ExitError, "", "serve needs --config FILE"},
+		{"serve with a missing config", []string{"serve", "--config", "/nonexistent/gantry.yaml"}, ExitError, "", "read server configuration"},
+		{"sandbox is not built", []string{"sandbox"}, ExitNotBuilt, "", "not built yet"},
 		{"unknown flag", []string{"diff", "--bogus"}, ExitError, "", "unknown flag: --bogus"},
 	}
 	for _, tt := range tests {

@@ -26,19 +26,6 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context (default: its current context)")
 }
 
-func newServeCmd() *cobra.Command {
-	var configFile string
-	cmd := &cobra.Command{
-		Use:   "serve --config F",
-		Short: "Run the GitHub App server",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry serve"),
-	}
-	cmd.Flags().StringVar(&configFile, "config", "", "server configuration file")
-	cmd.Flags().String("github-url", "", "GitHub REST API root, for GitHub Enterprise Server or the simulator")
-	return cmd
-}
-
 func newSandboxCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox [--once]",
