@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 )
 
@@ -256,6 +257,22 @@ func findOverride(ctx context.Context, api commentsAPI, j Job, bot string) *repo
 func (s *Server) releaseLocks(ctx context.Context, j Job, apps []string) ([]string, error) {
 	holder := fmt.Sprintf("%s/%s#%d", j.Owner, j.Repo, j.PR)
 	var released []string
+	err := s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
+		if l.Holder != holder || (len(apps) > 0 && !contains(apps, l.App)) {
+			return nil
+		}
+		if err := c.ReleaseLock(ctx, l.App, holder); err != nil {
+			return fmt.Errorf("release lock of %s: %w", l.App, err)
+		}
+		released = append(released, "`"+l.App+"`")
+		return nil
+	})
+	return released, err
+}
+
+// forEachLock calls fn for every lock in every configured cluster; a
+// cluster that cannot be read is an error that does not stop the others.
+func (s *Server) forEachLock(ctx context.Context, fn func(*cluster.Client, cluster.Lock) error) error {
 	var errs []error
 	for _, cc := range s.cfg.Clusters {
 		c, err := s.pipe.Clusters.Get(cc.Name)
@@ -265,19 +282,12 @@ func (s *Server) releaseLocks(ctx context.Context, j Job, apps []string) ([]stri
 		}
 		locks, err := c.Locks(ctx)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", cc.Name, err))
+			errs = append(errs, fmt.Errorf("locks in cluster %s: %w", cc.Name, err))
 			continue
 		}
 		for _, l := range locks {
-			if l.Holder != holder || (len(apps) > 0 && !contains(apps, l.App)) {
-				continue
-			}
-			if err := c.ReleaseLock(ctx, l.App, holder); err != nil {
-				errs = append(errs, fmt.Errorf("release lock of %s: %w", l.App, err))
-				continue
-			}
-			released = append(released, "`"+l.App+"`")
+			errs = append(errs, fn(c, l))
 		}
 	}
-	return released, errors.Join(errs...)
+	return errors.Join(errs...)
 }

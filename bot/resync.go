@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/gantryops/gantry/cluster"
 )
 
 // resyncLoop runs resync every configured interval until ctx ends.
@@ -114,31 +116,15 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 
 // releaseStaleLocks releases locks whose pull request is not open.
 func (s *Server) releaseStaleLocks(ctx context.Context, open map[string]bool) error {
-	var errs []error
-	for _, cc := range s.cfg.Clusters {
-		c, err := s.pipe.Clusters.Get(cc.Name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	return s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
+		i := strings.LastIndex(l.Holder, "#")
+		if i < 0 || open[l.Holder] {
+			return nil
 		}
-		locks, err := c.Locks(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("resync: locks in %s: %w", cc.Name, err))
-			continue
+		if _, err := strconv.Atoi(l.Holder[i+1:]); err != nil {
+			return nil // not a pull request's lock
 		}
-		for _, l := range locks {
-			i := strings.LastIndex(l.Holder, "#")
-			if i < 0 || open[l.Holder] {
-				continue
-			}
-			if _, err := strconv.Atoi(l.Holder[i+1:]); err != nil {
-				continue // not a pull request's lock
-			}
-			s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "holder", l.Holder)
-			if err := c.ReleaseLock(ctx, l.App, l.Holder); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+		s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "holder", l.Holder)
+		return c.ReleaseLock(ctx, l.App, l.Holder)
+	})
 }

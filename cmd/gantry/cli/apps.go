@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/config"
@@ -40,6 +41,17 @@ func loadApps(dir string, names []string) ([]config.App, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// renderRepo loads the apps rf names and renders them, printing every
+// render error to stderr; failed says whether any app failed to render.
+func renderRepo(cmd *cobra.Command, rf repoFlags) (rs []rendered, failed bool, err error) {
+	apps, err := loadApps(rf.repo, rf.apps)
+	if err != nil {
+		return nil, false, err
+	}
+	rs = renderApps(cmd.Context(), rf.repo, apps)
+	return rs, reportRenderErrors(cmd.ErrOrStderr(), rs), nil
 }
 
 // rendered is one app's render.

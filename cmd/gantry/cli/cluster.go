@@ -34,12 +34,10 @@ deletions. Secret values are never shown.`,
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			apps, err := loadApps(rf.repo, rf.apps)
+			rs, renderFailed, err := renderRepo(cmd, rf)
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			rs := renderApps(cmd.Context(), rf.repo, apps)
-			renderFailed := reportRenderErrors(cmd.ErrOrStderr(), rs)
 			c, err := cf.client()
 			if err != nil {
 				return exitWith(ExitError, err)
@@ -100,12 +98,11 @@ says allowEmpty). With --wait, apply waits for the objects to be healthy.`,
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			apps, err := loadApps(rf.repo, rf.apps)
-			if err != nil {
+			rs, renderFailed, err := renderRepo(cmd, rf)
+			switch {
+			case err != nil:
 				return exitWith(ExitError, err)
-			}
-			rs := renderApps(cmd.Context(), rf.repo, apps)
-			if reportRenderErrors(cmd.ErrOrStderr(), rs) {
+			case renderFailed:
 				return exitWith(ExitError, errors.New("nothing applied: fix the render errors first"))
 			}
 			c, err := cf.client()

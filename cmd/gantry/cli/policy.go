@@ -73,12 +73,10 @@ the file and line that produced it.`,
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			apps, err := loadApps(rf.repo, rf.apps)
+			rs, renderFailed, err := renderRepo(cmd, rf)
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			rs := renderApps(cmd.Context(), rf.repo, apps)
-			renderFailed := reportRenderErrors(cmd.ErrOrStderr(), rs)
 			var in policy.Input
 			for _, r := range rs {
 				for _, o := range r.objects {

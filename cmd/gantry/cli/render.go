@@ -23,11 +23,10 @@ one fails.`,
 			if output != "yaml" && output != "json" {
 				return exitWith(ExitError, fmt.Errorf("-o %q: want yaml or json", output))
 			}
-			apps, err := loadApps(rf.repo, rf.apps)
+			rs, failed, err := renderRepo(cmd, rf)
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			rs := renderApps(cmd.Context(), rf.repo, apps)
 			out := cmd.OutOrStdout()
 			var items []any
 			for _, r := range rs {
@@ -56,7 +55,7 @@ one fails.`,
 					return exitWith(ExitError, err)
 				}
 			}
-			if reportRenderErrors(cmd.ErrOrStderr(), rs) {
+			if failed {
 				return exitWith(ExitFinding, nil)
 			}
 			return nil
