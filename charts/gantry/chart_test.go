@@ -1,0 +1,90 @@
+// Package gantry_test checks the Helm chart that deploys gantry: it
+// renders with gantry's own renderer and a real API server accepts every
+// object in a server-side dry-run.
+package gantry_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/fixtures/localcluster"
+	"github.com/gantryops/gantry/render"
+)
+
+var kube *localcluster.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(localcluster.Main(m, localcluster.Options{}, &kube))
+}
+
+func chartApp(ns string, set map[string]string) config.App {
+	yes := true
+	return config.App{Name: "gantry", Path: "charts/gantry", Render: config.RenderHelm, Namespace: ns, Prune: &yes,
+		Helm: &config.Helm{ReleaseName: "gantry", Set: set}}
+}
+
+func TestChartRendersAndTheAPIServerAcceptsIt(t *testing.T) {
+	ns := kube.Namespace(t)
+	app := chartApp(ns, map[string]string{"github.appID": "42", "github.existingSecret": "gantry-github"})
+	objs, _, err := render.Render(context.Background(), "../..", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		if o.GetKind() == "ConfigMap" {
+			data, _, _ := unstructured.NestedString(o.Object, "data", "gantry.yaml")
+			if _, err := config.ParseServer("gantry.yaml", []byte(data), t.TempDir()); err != nil {
+				// Only the mounted files may be missing outside the pod.
+				for _, line := range strings.Split(err.Error(), "\n") {
+					if !strings.Contains(line, "no such file or directory") {
+						t.Errorf("the chart's server configuration: %s", line)
+					}
+				}
+			}
+		}
+	}
+	for _, k := range []string{"Deployment", "Service", "ServiceAccount", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget"} {
+		if kinds[k] != 1 {
+			t.Errorf("%d %s objects, want 1 (kinds: %v)", kinds[k], k, kinds)
+		}
+	}
+	if kinds["Secret"] != 0 {
+		t.Error("the chart made a Secret although existingSecret is set")
+	}
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range set.Objects {
+		if o.Error != "" {
+			t.Errorf("API server refused %s: %s", o.Object, o.Error)
+		}
+	}
+}
+
+func TestChartRefusesMissingSettings(t *testing.T) {
+	for _, tt := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"github.existingSecret": "s"}, "set github.appID"},
+		{map[string]string{"github.appID": "1"}, "set github.existingSecret, or both github.privateKey and github.webhookSecret"},
+	} {
+		_, _, err := render.Render(context.Background(), "../..", chartApp("gantry", tt.set))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("set %v: err = %v, want %q", tt.set, err, tt.want)
+		}
+	}
+}
