@@ -300,3 +300,26 @@ func TestPlanLargeDiffSplitsAndShrinks(t *testing.T) {
 		t.Errorf("after shrinking: %d gantry comments (first id %d, was %d), want the summary alone, edited", len(after), after[0].ID, parts[0].ID)
 	}
 }
+
+func TestPlanRegoSyntaxErrorFailsThePolicyCheck(t *testing.T) {
+	files := map[string]string{}
+	for k, v := range baseFiles {
+		files[k] = v
+	}
+	files["policy/broken.rego"] = "package main\n\ndeny contains msg if {\n\tinput.kind ==\n}\n"
+	e := newE2E(t, files)
+	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	c := e.checks(head)[report.CheckPolicy]
+	if c.Conclusion != "failure" || !strings.HasPrefix(c.Title, "policies could not be evaluated") {
+		t.Fatalf("policy check: %s %q, want a failure", c.Conclusion, c.Title)
+	}
+	if len(c.Annotations) == 0 || c.Annotations[0].Path != "policy/broken.rego" || c.Annotations[0].StartLine != 5 { // OPA points at the unexpected }
+		t.Errorf("annotations %+v, want one on policy/broken.rego:5", c.Annotations)
+	}
+	if d := e.checks(head)[report.CheckDiff]; d.Conclusion != "success" {
+		t.Errorf("a policy error failed the diff check too: %s %q", d.Conclusion, d.Title)
+	}
+	if s := e.summary(pr); !strings.Contains(s, "**Policy error:**") {
+		t.Errorf("comment does not call out the policy error:\n%s", s)
+	}
+}
