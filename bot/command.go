@@ -116,7 +116,10 @@ func parseCommand(args []string, line int) (Command, string) {
 		}
 		return Command{Verb: verb, Line: line}, ""
 	}
-	return Command{}, fmt.Sprintf("`/gantry %s` is not a command%s.", args[0], suggestVerb(string(verb)))
+	if hint := suggestVerb(string(verb)); hint != "" {
+		return Command{}, fmt.Sprintf("`/gantry %s` is not a command%s", args[0], hint)
+	}
+	return Command{}, fmt.Sprintf("`/gantry %s` is not a command.", args[0])
 }
 
 func dedupe(apps []string) []string {

@@ -107,6 +107,10 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		if pr.GetState() != "open" {
 			return "the pull request is closed: nothing to plan.", nil
 		}
+		if unknown := s.unknownApps(ctx, gh, j, head.HeadSHA, c.Apps); unknown != "" {
+			return unknown, nil
+		}
+		head.Apps = c.Apps
 		return "", s.plan(ctx, head)
 	case VerbUnlock:
 		if ok, why := allowed(config.CommandUnlock, c.Apps); !ok {
@@ -138,6 +142,36 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		return fmt.Sprintf("`/gantry %s` is %s; merging applies once apply on merge is built.", c.Verb, errNotBuilt), nil
 	}
 	return "", fmt.Errorf("command %q has no handler", c.Verb)
+}
+
+// unknownApps checks app names against the head's .gantry.yaml and says
+// which are not apps, with a suggestion; "" when all are.
+func (s *Server) unknownApps(ctx context.Context, gh *github.Client, j Job, sha string, names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	file, _, _, err := gh.Repositories.GetContents(ctx, j.Owner, j.Repo, config.RepoFileName, &github.RepositoryContentGetOptions{Ref: sha})
+	if err != nil {
+		return "" // discovered apps, or unreadable: the plan will say
+	}
+	text, err := file.GetContent()
+	if err != nil {
+		return ""
+	}
+	repo, err := config.ParseRepo(config.RepoFileName, []byte(text), s.cfg)
+	if err != nil {
+		return "" // the plan reports the invalid .gantry.yaml
+	}
+	known := make([]string, len(repo.Apps))
+	for i, a := range repo.Apps {
+		known[i] = a.Name
+	}
+	for _, n := range names {
+		if !contains(known, n) {
+			return fmt.Sprintf("no app `%s` in %s%s (apps: %s).", n, config.RepoFileName, config.DidYouMean(n, known), strings.Join(known, ", "))
+		}
+	}
+	return ""
 }
 
 func appsSuffix(apps []string) string {

@@ -163,7 +163,9 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 		baseCfg = nil // a broken base model: every app counts as changed
 	}
 	affected := render.AffectedApps(ctx, headDir, *repoCfg, baseCfg, changed)
-	apps := appsNamed(repoCfg.Apps, affected)
+	// Apps a command names join the affected ones (unknown names were
+	// answered by the command).
+	apps := appsNamed(repoCfg.Apps, append(affected, j.Apps...))
 
 	results := p.renderAndDiff(ctx, headDir, apps)
 	for _, r := range results {

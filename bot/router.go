@@ -37,6 +37,9 @@ type Job struct {
 	DeliveryID     string
 	// Received is when the webhook arrived; zero for jobs resync made.
 	Received time.Time
+	// Apps are apps a plan includes besides the ones the change affects
+	// (`/gantry plan app…`).
+	Apps []string
 }
 
 // Lane is the serial lane of the job: per pull request, per pushed branch,

@@ -190,7 +190,7 @@ func TestServeCommands(t *testing.T) {
 	}
 	// A typo gets help and a suggestion.
 	comment("alice", "/gantry aply")
-	waitFor(t, "did you mean", func() bool { return l.botSays(pr, "did you mean `/gantry apply`?") })
+	waitFor(t, "did you mean", func() bool { return l.botSays(pr, "`/gantry aply` is not a command; did you mean `/gantry apply`?\n") })
 	// Someone who may only read cannot override policy.
 	comment("rita", "/gantry approve-policies because")
 	waitFor(t, "refusal", func() bool { return l.botSays(pr, "@rita `/gantry approve-policies because`: ❌ not allowed") })
@@ -209,9 +209,15 @@ func TestServeCommands(t *testing.T) {
 	if !found {
 		t.Error("the command comment got no 👀 reaction")
 	}
+	// A plan naming an unknown app says so; naming an untouched app plans it too.
+	comment("alice", "/gantry plan aip")
+	waitFor(t, "unknown app answer", func() bool { return l.botSays(pr, "no app `aip` in .gantry.yaml (did you mean \"api\"?)") })
+	comment("alice", "/gantry plan api")
+	waitFor(t, "plan with api", func() bool { return l.botSays(pr, "| api | local |") })
 	// Unlock releases this PR's lock.
 	comment("alice", "/gantry unlock")
-	waitFor(t, "unlock answer", func() bool { return l.botSays(pr, "🔓 released `web`") })
+	// (api's objects are not in the cluster yet, so planning it locked it.)
+	waitFor(t, "unlock answer", func() bool { return l.botSays(pr, "🔓 released `api`, `web`.") })
 	// Quoted commands and other bots' comments run nothing.
 	before := len(l.sim.Comments("acme", "ops", pr))
 	comment("alice", "> /gantry unlock\nas above")

@@ -6,8 +6,10 @@ import (
 	"github.com/agnivade/levenshtein"
 )
 
-// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// DidYouMean returns ` (did you mean "x"?)` for the candidate closest to
 // got, when one is close enough to be a likely typo, else "".
+func DidYouMean(got string, candidates []string) string { return didYouMean(got, candidates) }
+
 func didYouMean(got string, candidates []string) string {
 	if best := suggest(got, candidates); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
