@@ -1,16 +1,18 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantryops/gantry/repofs"
 )
 
 // kustomizationFiles are the names kustomize accepts, in its order.
@@ -18,29 +20,35 @@ var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 
 // DetectRender says how a directory renders: helm when it holds
 // Chart.yaml, kustomize when it holds a kustomization file, else yaml.
+// It reads through the confined reader, rooted at dir.
 func DetectRender(dir string) RenderKind {
-	if isFile(filepath.Join(dir, "Chart.yaml")) {
+	fsys, err := repofs.Open(context.Background(), dir, repofs.Limits{})
+	if err != nil {
+		return RenderYAML
+	}
+	defer fsys.Close()
+	return detectRender(fsys, ".")
+}
+
+// detectRender is DetectRender for a directory of an open checkout.
+func detectRender(fsys *repofs.FS, dir string) RenderKind {
+	if fsys.IsFile(path.Join(dir, "Chart.yaml")) {
 		return RenderHelm
 	}
 	for _, k := range kustomizationFiles {
-		if isFile(filepath.Join(dir, k)) {
+		if fsys.IsFile(path.Join(dir, k)) {
 			return RenderKustomize
 		}
 	}
 	return RenderYAML
 }
 
-func isFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
 // detectRenders fills in the render kind of apps that name none.
-func (r *Repo) detectRenders(root string) {
+func (r *Repo) detectRenders(fsys *repofs.FS) {
 	for i := range r.Apps {
 		a := &r.Apps[i]
 		if a.Render == "" {
-			a.Render = DetectRender(filepath.Join(root, filepath.FromSlash(a.Path)))
+			a.Render = detectRender(fsys, path.Clean(a.Path))
 		}
 		if a.Render == RenderHelm && a.Helm == nil {
 			a.Helm = &Helm{ReleaseName: a.Name}
@@ -58,34 +66,49 @@ func (r *Repo) detectRenders(root string) {
 //     kustomization or chart, as a plain-YAML app.
 //
 // Hidden directories are skipped. Apps go to the server's default cluster.
+// Every read goes through the confined reader (repofs).
 func Discover(root string, srv *Server) (*Repo, error) {
+	fsys, err := openRepo(root)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	return discover(fsys, srv)
+}
+
+// discover is Discover on an open checkout.
+func discover(fsys *repofs.FS, srv *Server) (*Repo, error) {
 	roots := DefaultDiscoveryRoots
 	if srv != nil && len(srv.Discovery.Roots) > 0 {
 		roots = srv.Discovery.Roots
 	}
 	var kustomizeDirs, chartDirs []string
 	used := map[string]bool{} // directories a kustomization pulls in
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	err := fsys.WalkDir(".", func(rel string, e fs.DirEntry, err error) error {
+		if rel != "." && strings.HasPrefix(path.Base(rel), ".") {
+			if e != nil && e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if err != nil {
+			if errors.Is(err, repofs.ErrOutside) {
+				return nil // a link out of the checkout holds no app
+			}
 			return fmt.Errorf("discover apps: %w", err)
 		}
 		if !e.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if rel != "." && strings.HasPrefix(e.Name(), ".") {
-			return filepath.SkipDir
-		}
-		switch DetectRender(p) {
+		switch detectRender(fsys, rel) {
 		case RenderHelm:
-			if !isLibraryChart(filepath.Join(p, "Chart.yaml")) {
+			if !isLibraryChart(fsys, path.Join(rel, "Chart.yaml")) {
 				chartDirs = append(chartDirs, rel)
 			}
-			return filepath.SkipDir // templates and vendored charts are the chart's
+			return fs.SkipDir // templates and vendored charts are the chart's
 		case RenderKustomize:
 			kustomizeDirs = append(kustomizeDirs, rel)
-			for _, ref := range kustomizationRefs(p) {
+			for _, ref := range kustomizationRefs(fsys, rel) {
 				used[path.Clean(path.Join(rel, ref))] = true
 			}
 		}
@@ -108,30 +131,30 @@ func Discover(root string, srv *Server) (*Repo, error) {
 		add(d, RenderHelm)
 	}
 	for _, r := range roots {
-		dirs, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(r)))
+		dirs, err := fsys.ReadDir(path.Clean(r))
 		if err != nil {
 			continue // a root that does not exist holds no apps
 		}
 		for _, e := range dirs {
 			dir := path.Join(r, e.Name())
-			if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || containsApp(dir, kustomizeDirs, chartDirs) {
+			if !fsys.IsDir(dir) || strings.HasPrefix(e.Name(), ".") || containsApp(dir, kustomizeDirs, chartDirs) {
 				continue
 			}
-			if hasManifests(filepath.Join(root, filepath.FromSlash(dir))) {
+			if hasManifests(fsys, dir) {
 				add(dir, RenderYAML)
 			}
 		}
 	}
 	sort.Slice(repo.Apps, func(i, j int) bool { return repo.Apps[i].Path < repo.Apps[j].Path })
-	repo.detectRenders(root)
+	repo.detectRenders(fsys)
 	repo.applyDefaults(srv)
 	return repo, nil
 }
 
 // kustomizationRefs lists the local directories a kustomization uses.
-func kustomizationRefs(dir string) []string {
+func kustomizationRefs(fsys *repofs.FS, dir string) []string {
 	for _, k := range kustomizationFiles {
-		data, err := os.ReadFile(filepath.Join(dir, k))
+		data, err := fsys.ReadFile(path.Join(dir, k))
 		if err != nil {
 			continue
 		}
@@ -154,8 +177,8 @@ func kustomizationRefs(dir string) []string {
 	return nil
 }
 
-func isLibraryChart(file string) bool {
-	data, err := os.ReadFile(file)
+func isLibraryChart(fsys *repofs.FS, file string) bool {
+	data, err := fsys.ReadFile(file)
 	if err != nil {
 		return false
 	}
@@ -177,13 +200,13 @@ func containsApp(dir string, lists ...[]string) bool {
 	return false
 }
 
-func hasManifests(dir string) bool {
+func hasManifests(fsys *repofs.FS, dir string) bool {
 	found := false
-	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+	_ = fsys.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || found {
-			return filepath.SkipAll
+			return fs.SkipAll
 		}
-		switch strings.ToLower(filepath.Ext(p)) {
+		switch strings.ToLower(path.Ext(p)) {
 		case ".yaml", ".yml", ".json":
 			found = !e.IsDir()
 		}

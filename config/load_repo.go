@@ -1,16 +1,18 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/gantryops/gantry/repofs"
 )
 
 // dnsLabel is what app names and namespaces must look like: they become
@@ -24,26 +26,66 @@ const maxAppName = 50
 // LoadRepo reads root/.gantry.yaml, validates it against srv (nil skips
 // the checks that need the server configuration) and applies defaults.
 // Without a .gantry.yaml the apps are discovered (see Discover).
+//
+// Every read goes through the confined reader (repofs): a .gantry.yaml
+// that is a symlink leading outside the checkout, a FIFO or a device is
+// refused with an error naming .gantry.yaml, never its target or content.
 func LoadRepo(root string, srv *Server) (*Repo, error) {
-	file := filepath.Join(root, RepoFileName)
-	data, err := os.ReadFile(file)
+	fsys, err := openRepo(root)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	data, err := fsys.ReadFile(RepoFileName)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Discover(root, srv)
+		return discover(fsys, srv)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, &FieldError{File: RepoFileName, Msg: readProblem(err)}
 	}
-	return parseRepo(RepoFileName, data, root, srv)
+	return parseRepo(RepoFileName, data, fsys, srv)
+}
+
+// openRepo opens the confined view of a checkout that loading reads
+// through; .gantry.yaml itself is capped at maxConfigSize.
+func openRepo(root string) (*repofs.FS, error) {
+	fsys, err := repofs.Open(context.Background(), root, repofs.Limits{MaxFileBytes: maxConfigSize, MaxTotalBytes: maxDiscoveryBytes})
+	if err != nil {
+		return nil, fmt.Errorf("load repository configuration: %w", err)
+	}
+	return fsys, nil
+}
+
+// maxDiscoveryBytes bounds what loading and discovery read in total.
+const maxDiscoveryBytes = 64 << 20
+
+// readProblem says why a file of the checkout could not be read, without
+// the file system's own text (which names host paths).
+func readProblem(err error) string {
+	switch {
+	case errors.Is(err, repofs.ErrOutside):
+		return "leads outside the repository (a symbolic link?); gantry reads only files inside the checkout"
+	case errors.Is(err, repofs.ErrNotRegular):
+		return "is not a regular file (a FIFO, socket or device)"
+	case errors.Is(err, repofs.ErrTooLarge):
+		return fmt.Sprintf("is larger than the %d bytes allowed", maxConfigSize)
+	case errors.Is(err, repofs.ErrBudget):
+		return "the repository's configuration files are too large in total"
+	default:
+		return "cannot be read"
+	}
 }
 
 // ParseRepo parses and validates a .gantry.yaml without a checkout: what
 // needs the repository's files (paths that exist, render detection) is not
 // checked. file names the source in errors.
 func ParseRepo(file string, data []byte, srv *Server) (*Repo, error) {
-	return parseRepo(file, data, "", srv)
+	return parseRepo(file, data, nil, srv)
 }
 
-func parseRepo(file string, data []byte, root string, srv *Server) (*Repo, error) {
+// parseRepo parses and validates a .gantry.yaml; with fsys (the checkout)
+// it also checks paths and detects renders.
+func parseRepo(file string, data []byte, fsys *repofs.FS, srv *Server) (*Repo, error) {
 	r := &Repo{File: file}
 	d, err := parseDocument(file, data, r)
 	if err != nil {
@@ -52,12 +94,12 @@ func parseRepo(file string, data []byte, root string, srv *Server) (*Repo, error
 	if !d.has("") {
 		return nil, &FieldError{File: file, Msg: "empty file: want at least `version: 1` and `apps:`"}
 	}
-	validateRepo(d, r, root, srv)
+	validateRepo(d, r, fsys, srv)
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
-	if root != "" {
-		r.detectRenders(root)
+	if fsys != nil {
+		r.detectRenders(fsys)
 	}
 	r.applyDefaults(srv)
 	return r, nil
@@ -79,49 +121,41 @@ func oneOf(d *decoder, field, got string, allowed []string) {
 			return
 		}
 	}
-	d.errAt(field, "%q is not one of %s%s", got, strings.Join(allowed, ", "), didYouMean(got, allowed))
+	d.errAt(field, "%s is not one of %s%s", excerpt(got), strings.Join(allowed, ", "), didYouMean(got, allowed))
 }
 
 // repoPath checks a path relative to the repository root: not absolute,
-// not leaving the repository, and, when root is known, existing.
-func repoPath(d *decoder, field, p, root string, wantDir bool) {
+// not leaving the repository, and, with the checkout, existing inside it
+// (symlinks followed only while they stay inside).
+func repoPath(d *decoder, field, p string, fsys *repofs.FS, wantDir bool) {
 	if p == "" {
 		d.errAt(field, "must not be empty")
 		return
 	}
 	if strings.Contains(p, `\`) || filepath.IsAbs(p) || path.IsAbs(p) {
-		d.errAt(field, "%q must be relative to the repository root", p)
+		d.errAt(field, "%s must be relative to the repository root", excerpt(p))
 		return
 	}
 	clean := path.Clean(p)
 	if clean == ".." || strings.HasPrefix(clean, "../") {
-		d.errAt(field, "%q leaves the repository", p)
+		d.errAt(field, "%s leaves the repository", excerpt(p))
 		return
 	}
-	if root == "" {
+	if fsys == nil {
 		return
 	}
-	full := filepath.Join(root, filepath.FromSlash(clean))
-	fi, err := os.Stat(full)
+	fi, err := fsys.Stat(clean)
 	switch {
+	case errors.Is(err, repofs.ErrOutside):
+		d.errAt(field, "%s leads outside the repository through a symbolic link", excerpt(p))
 	case err != nil:
-		d.errAt(field, "%q does not exist in the repository", p)
-		return
+		d.errAt(field, "%s does not exist in the repository", excerpt(p))
 	case wantDir && !fi.IsDir():
-		d.errAt(field, "%q is not a directory", p)
-		return
-	}
-	// A symlink inside the repository must not lead outside it.
-	real, err1 := filepath.EvalSymlinks(full)
-	realRoot, err2 := filepath.EvalSymlinks(root)
-	if err1 == nil && err2 == nil {
-		if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			d.errAt(field, "%q leads outside the repository through a symbolic link", p)
-		}
+		d.errAt(field, "%s is not a directory", excerpt(p))
 	}
 }
 
-func validateRepo(d *decoder, r *Repo, root string, srv *Server) {
+func validateRepo(d *decoder, r *Repo, fsys *repofs.FS, srv *Server) {
 	switch {
 	case !d.has("version"):
 		d.errAt("version", "missing: this build reads `version: %d`", RepoVersion)
@@ -133,34 +167,34 @@ func validateRepo(d *decoder, r *Repo, root string, srv *Server) {
 	}
 	names := map[string]string{}
 	for i := range r.Apps {
-		validateApp(d, fmt.Sprintf("apps[%d]", i), &r.Apps[i], root, srv, names)
+		validateApp(d, fmt.Sprintf("apps[%d]", i), &r.Apps[i], fsys, srv, names)
 	}
 	for i, p := range r.Policies.Paths {
-		repoPath(d, fmt.Sprintf("policies.paths[%d]", i), p, root, true)
+		repoPath(d, fmt.Sprintf("policies.paths[%d]", i), p, fsys, true)
 	}
 }
 
-func validateApp(d *decoder, f string, a *App, root string, srv *Server, names map[string]string) {
+func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, names map[string]string) {
 	switch {
 	case a.Name == "":
 		d.errAt(f+".name", "missing: every app needs a unique name")
 	case len(a.Name) > maxAppName || !dnsLabel.MatchString(a.Name):
-		d.errAt(f+".name", "%q must be lower-case letters, digits and '-', at most %d characters", a.Name, maxAppName)
+		d.errAt(f+".name", "%s must be lower-case letters, digits and '-', at most %d characters", excerpt(a.Name), maxAppName)
 	case names[a.Name] != "":
-		d.errAt(f+".name", "%q is already the name of %s (line %d)", a.Name, names[a.Name], d.nodeOf(names[a.Name]+".name").Line)
+		d.errAt(f+".name", "%s is already the name of %s (line %d)", excerpt(a.Name), names[a.Name], d.nodeOf(names[a.Name]+".name").Line)
 	default:
 		names[a.Name] = f
 	}
 	if !d.has(f + ".path") {
 		d.errAt(f+".path", "missing: the app's directory, relative to the repository root")
 	} else {
-		repoPath(d, f+".path", a.Path, root, true)
+		repoPath(d, f+".path", a.Path, fsys, true)
 	}
 	oneOf(d, f+".render", string(a.Render), renderKinds)
 	oneOf(d, f+".drift", string(a.Drift), driftModes)
 	oneOf(d, f+".apply", string(a.Apply), applyModes)
 	if a.Namespace != "" && !dnsLabel.MatchString(a.Namespace) {
-		d.errAt(f+".namespace", "%q is not a valid namespace name", a.Namespace)
+		d.errAt(f+".namespace", "%s is not a valid namespace name", excerpt(a.Namespace))
 	}
 	if a.Helm != nil && a.Render != "" && a.Render != RenderHelm {
 		d.errAt(f+".helm", "only for `render: helm`, but this app renders with %s", a.Render)
@@ -168,23 +202,23 @@ func validateApp(d *decoder, f string, a *App, root string, srv *Server, names m
 	if srv != nil {
 		switch {
 		case a.Cluster != "" && srv.cluster(a.Cluster) == nil:
-			d.errAt(f+".cluster", "%q is not a cluster of this gantry server (it knows %s)%s",
-				a.Cluster, quoteList(srv.clusterNames()), didYouMean(a.Cluster, srv.clusterNames()))
+			d.errAt(f+".cluster", "%s is not a cluster of this gantry server (it knows %s)%s",
+				excerpt(a.Cluster), quoteList(srv.clusterNames()), didYouMean(a.Cluster, srv.clusterNames()))
 		case a.Cluster == "" && srv.DefaultCluster == "":
 			d.errAt(f+".cluster", "missing, and the server has no defaultCluster (it knows %s)", quoteList(srv.clusterNames()))
 		}
 	}
 	for i, p := range a.Patches {
-		repoPath(d, fmt.Sprintf("%s.patches[%d]", f, i), p, root, false)
+		repoPath(d, fmt.Sprintf("%s.patches[%d]", f, i), p, fsys, false)
 	}
 	for i, g := range a.WhenModified {
 		if !doublestar.ValidatePattern(g) || strings.HasPrefix(path.Clean(g), "..") || path.IsAbs(g) {
-			d.errAt(fmt.Sprintf("%s.whenModified[%d]", f, i), "%q is not a glob relative to the repository root", g)
+			d.errAt(fmt.Sprintf("%s.whenModified[%d]", f, i), "%s is not a glob relative to the repository root", excerpt(g))
 		}
 	}
 	for i, g := range a.Exclude {
 		if !doublestar.ValidatePattern(g) {
-			d.errAt(fmt.Sprintf("%s.exclude[%d]", f, i), "%q is not a valid glob", g)
+			d.errAt(fmt.Sprintf("%s.exclude[%d]", f, i), "%s is not a valid glob", excerpt(g))
 		}
 	}
 	for i, rule := range a.Ignore {
@@ -194,14 +228,14 @@ func validateApp(d *decoder, f string, a *App, root string, srv *Server, names m
 		}
 		for j, p := range rule.Pointers {
 			if !strings.HasPrefix(p, "/") {
-				d.errAt(fmt.Sprintf("%s.pointers[%d]", rf, j), "%q is not a JSON pointer (it starts with /, e.g. /spec/replicas)", p)
+				d.errAt(fmt.Sprintf("%s.pointers[%d]", rf, j), "%s is not a JSON pointer (it starts with /, e.g. /spec/replicas)", excerpt(p))
 			}
 		}
 	}
 	if a.Helm != nil {
 		for i, v := range a.Helm.Values {
 			if path.IsAbs(v) || strings.HasPrefix(path.Clean(v), "..") {
-				d.errAt(fmt.Sprintf("%s.helm.values[%d]", f, i), "%q must be a file inside the chart directory", v)
+				d.errAt(fmt.Sprintf("%s.helm.values[%d]", f, i), "%s must be a file inside the chart directory", excerpt(v))
 			}
 		}
 	}

@@ -2,17 +2,20 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantryops/gantry/repofs"
 )
 
 // files is what one policy directory holds.
@@ -38,8 +41,18 @@ type regoPlace struct {
 	colOffset  int
 }
 
-// readSource walks a source's directory. Errors in Rego are collected as
-// CompileErrors so a user sees all of them at once.
+// maxPolicyFileBytes and maxPolicySetBytes bound what one policy set may
+// read: a file, and all its files together.
+const (
+	maxPolicyFileBytes = 4 << 20
+	maxPolicySetBytes  = 64 << 20
+)
+
+// readSource walks a source's directory through the confined reader
+// (repofs), rooted at src.Root: symlinks are followed only inside it, and
+// one that leads outside, a FIFO or a device fails the load with the
+// file's name. Errors in Rego are collected as CompileErrors so a user
+// sees all of them at once.
 func readSource(src Source) (*files, error) {
 	out := &files{
 		modules: map[string]*ast.Module{},
@@ -47,34 +60,50 @@ func readSource(src Source) (*files, error) {
 		data:    map[string]any{},
 		where:   map[string]regoPlace{},
 	}
-	var errs CompileErrors
-	root := src.Dir
-	if _, err := os.Stat(root); err != nil {
+	root := src.Root
+	if root == "" {
+		root = src.Dir
+	}
+	fsys, err := repofs.Open(context.Background(), root, repofs.Limits{MaxFileBytes: maxPolicyFileBytes, MaxTotalBytes: maxPolicySetBytes})
+	if err != nil {
 		return nil, fmt.Errorf("read policy set %q: %w", src.Name, err)
 	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	defer fsys.Close()
+	dir, err := filepath.Rel(root, src.Dir)
+	if err != nil || !filepath.IsLocal(dir) && dir != "." {
+		return nil, fmt.Errorf("read policy set %q: its directory is outside its root", src.Name)
+	}
+	dir = filepath.ToSlash(dir)
+	if !fsys.IsDir(dir) {
+		if _, err := fsys.Stat(dir); err != nil {
+			return nil, fmt.Errorf("read policy set %q: %w", src.Name, src.named(dir, err))
 		}
-		if d.IsDir() {
-			if p != root && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+		return nil, fmt.Errorf("read policy set %q: %s is not a directory", src.Name, src.display("."))
+	}
+	var errs CompileErrors
+	err = fsys.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
+		if rel == "" {
+			rel = "."
+		}
+		if p != dir && strings.HasPrefix(path.Base(p), ".") {
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() {
-			return nil // symlinks and devices could reach outside the set
-		}
-		rel, err := filepath.Rel(root, p)
 		if err != nil {
-			return err
+			return src.named(rel, err)
+		}
+		if d.IsDir() {
+			return nil
 		}
 		name := src.display(rel)
-		switch ext := filepath.Ext(p); {
+		switch ext := path.Ext(p); {
 		case ext == ".rego":
-			bs, err := os.ReadFile(p)
+			bs, err := fsys.ReadFile(p)
 			if err != nil {
-				return err
+				return src.named(rel, err)
 			}
 			m, perr := parseRego(name, string(bs), src.RegoVersion)
 			if perr != nil {
@@ -87,11 +116,11 @@ func readSource(src Source) (*files, error) {
 				out.modules[name] = m
 			}
 		case ext == ".json" || ext == ".yaml" || ext == ".yml":
-			bs, err := os.ReadFile(p)
+			bs, err := fsys.ReadFile(p)
 			if err != nil {
-				return err
+				return src.named(rel, err)
 			}
-			docErrs, err := out.addDocuments(src, name, filepath.Dir(rel), bs)
+			docErrs, err := out.addDocuments(src, name, path.Dir(rel), bs)
 			if err != nil {
 				return err
 			}
@@ -106,6 +135,17 @@ func readSource(src Source) (*files, error) {
 		return nil, fmt.Errorf("parse policy set %q: %w", src.Name, errs)
 	}
 	return out, nil
+}
+
+// named restates a confined reader's error on a file of the set by the
+// set's display name, keeping its cause for errors.Is, never a host path.
+func (s Source) named(rel string, err error) error {
+	var cause error = err
+	var pe *repofs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	return fmt.Errorf("%s: %w", s.display(rel), cause)
 }
 
 // addDocuments sorts a YAML or JSON file's documents: Gatekeeper templates

@@ -48,6 +48,10 @@ type Source struct {
 	Name string
 	// Dir is the directory on disk; it is read recursively.
 	Dir string
+	// Root confines every read of the set: the repository checkout for a
+	// repository set (set by RepoSource), so that no symlink in it reaches
+	// outside the checkout. Default: Dir.
+	Root string
 	// Prefix is how the set's files are named in findings and errors, e.g.
 	// "policy" for a repository's policy/ directory, so annotations land on
 	// repository paths. Default: Dir.
@@ -74,6 +78,7 @@ func RepoSource(root, rel string, namespaces []string) (Source, error) {
 	return Source{
 		Name:       "repo:" + clean,
 		Dir:        filepath.Join(root, filepath.FromSlash(clean)),
+		Root:       root,
 		Prefix:     clean,
 		Trust:      Repository,
 		Namespaces: namespaces,

@@ -159,7 +159,7 @@ func TestSourceConfinement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Source{Name: "repo:policy", Dir: "/repo/policy", Prefix: "policy", Trust: Repository, Namespaces: []string{"*"}}
+	want := Source{Name: "repo:policy", Dir: "/repo/policy", Root: "/repo", Prefix: "policy", Trust: Repository, Namespaces: []string{"*"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("source (-want +got):\n%s", diff)
 	}

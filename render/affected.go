@@ -86,6 +86,7 @@ func Dependencies(ctx context.Context, repoRoot string, app config.App) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	defer fsys.close()
 	dir := pathJoin(app.Path)
 	kind := app.Render
 	if kind == "" {

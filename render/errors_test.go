@@ -149,13 +149,14 @@ func TestRenderErrors(t *testing.T) {
 				"k/deploy.yaml":        deploy,
 			},
 			app:  config.App{Name: "t", Path: "k"},
-			want: []wantErr{{"k/kustomization.yaml", 3, `"missing.yaml" is not in the repository`, ErrRemote}},
+			want: []wantErr{{"k/kustomization.yaml", 3, `"missing.yaml" does not exist in the repository`, ErrInvalid}},
 		},
 		{
 			name: "kustomize build error",
 			files: map[string]string{
 				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatches:\n  - path: nope.yaml\n",
 				"k/deploy.yaml":        deploy,
+				"k/nope.yaml":          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nope\n",
 			},
 			app:  config.App{Name: "t", Path: "k"},
 			want: []wantErr{{"k/kustomization.yaml", 0, "kustomize build k: ", nil}},

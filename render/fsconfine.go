@@ -1,129 +1,117 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/gantryops/gantry/repofs"
 )
 
-// repoFS is a read-only view of one repository checkout on disk. Every path
-// is resolved (symlinks included) and refused unless it stays inside the
-// root; reads are bounded per file and in total; a cancelled context stops
-// every call. It implements Kustomize's filesys.FileSystem, and the Helm and
-// plain-YAML renderers read through it too.
+// repoFS is one app's render-time view of the checkout: the confined reader
+// (repofs) plus what render adds to it: the app's node budget, the first
+// refused access (reported over the error a library makes of it), strict
+// decoding of what Kustomize reads, and a check of every kustomization
+// before Kustomize sees it. It implements Kustomize's filesys.FileSystem,
+// read-only. Names are repository-relative, or absolute inside the root
+// (Kustomize's).
 type repoFS struct {
 	ctx  context.Context
+	fs   *repofs.FS
 	root string // absolute, symlinks resolved
 	lim  Limits
 
 	mu        sync.Mutex
-	read      int64 // bytes read so far
-	violation error // first refused access, reported over the library's own error
+	nodes     int   // YAML nodes decoded for the app so far
+	violation error // first refused access
 	// strict makes ReadFile decode every manifest it serves with the
-	// strict decoder, so that libraries parsing on their own (Kustomize)
-	// never see duplicate keys, alias bombs or absurd nesting.
+	// strict decoder and check every kustomization, so that Kustomize,
+	// which parses on its own, never sees duplicate keys, alias bombs,
+	// remote references or plugins.
 	strict bool
 }
 
 var _ filesys.FileSystem = (*repoFS)(nil)
 
-// newRepoFS opens a confined view of root.
+// newRepoFS opens a confined view of root; close releases it.
 func newRepoFS(ctx context.Context, root string, lim Limits) (*repoFS, error) {
-	abs, err := filepath.Abs(root)
+	f, err := repofs.Open(ctx, root, repofs.Limits{MaxFileBytes: lim.MaxFileBytes, MaxTotalBytes: lim.MaxAppBytes})
 	if err != nil {
-		return nil, fmt.Errorf("resolve repository root %s: %w", root, err)
+		return nil, err
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("resolve repository root %s: %w", root, err)
-	}
-	return &repoFS{ctx: ctx, root: real, lim: lim}, nil
+	return &repoFS{ctx: ctx, fs: f, root: f.Root(), lim: lim}, nil
 }
 
-// rel returns the repository-relative, slash-separated form of an absolute
-// path inside the root.
-func (f *repoFS) rel(abs string) string {
-	r, err := filepath.Rel(f.root, abs)
-	if err != nil {
-		return filepath.ToSlash(abs)
+func (f *repoFS) close() { _ = f.fs.Close() }
+
+// rel returns the repository-relative form of a name inside the root.
+func (f *repoFS) rel(name string) string {
+	if r, ok := f.fs.Rel(name); ok {
+		return r
 	}
-	return filepath.ToSlash(r)
+	return filepath.ToSlash(name)
 }
 
-// abs returns the absolute path of a repository-relative path.
-func (f *repoFS) abs(rel string) string {
-	return filepath.Join(f.root, filepath.FromSlash(rel))
-}
-
-// inside reports whether abs is the root or below it.
-func (f *repoFS) inside(abs string) bool {
-	return abs == f.root || strings.HasPrefix(abs, f.root+string(filepath.Separator))
-}
-
-// resolve returns the symlink-free absolute path of name, refusing paths
-// that lead outside the root. A path that does not exist resolves to its
-// cleaned absolute form with fs.ErrNotExist.
-func (f *repoFS) resolve(name string) (string, error) {
-	if err := f.ctx.Err(); err != nil {
-		return "", err
+// fail turns the confined reader's refusal into a located *Error and
+// records it as the first violation.
+func (f *repoFS) fail(name string, err error) error {
+	var pe *repofs.PathError
+	if !errors.As(err, &pe) {
+		return err
 	}
-	abs := name
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(f.root, name)
-	}
-	abs = filepath.Clean(abs)
-	if !f.inside(abs) {
-		return "", f.refuse(name, "")
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return abs, err
+	file := pe.Path
+	var e *Error
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return pe.Err
+	case errors.Is(err, fs.ErrNotExist):
+		return fileError(file, 0, fs.ErrNotExist, "%s does not exist in the repository", file)
+	case errors.Is(err, repofs.ErrOutside):
+		if _, inside := f.fs.Rel(name); inside {
+			// The target is not shown: it would disclose the bot's host.
+			e = fileError(file, 0, ErrOutsideRepo, "%s is a symlink that leads outside the repository", file)
+		} else {
+			e = fileError(file, 0, ErrOutsideRepo, "path %s leads outside the repository", file)
 		}
-		return "", fmt.Errorf("resolve %s: %w", f.rel(abs), err)
+	case errors.Is(err, repofs.ErrNotRegular):
+		e = fileError(file, 0, ErrInvalid, "%s is not a regular file (a directory, FIFO, socket or device)", file)
+	case errors.Is(err, repofs.ErrTooLarge):
+		e = fileError(file, 0, ErrLimit, "%s is over the limit of %d bytes per file", file, f.lim.MaxFileBytes)
+	case errors.Is(err, repofs.ErrBudget):
+		e = fileError(file, 0, ErrLimit, "at %s the app reads more than %d bytes in total", file, f.lim.MaxAppBytes)
+	default:
+		e = fileError(file, 0, ErrInvalid, "%v", pe)
 	}
-	if !f.inside(real) {
-		return "", f.refuse(name, real)
-	}
-	return real, nil
+	f.record(e)
+	return e
 }
 
-// refuse records and returns an ErrOutsideRepo error for name.
-func (f *repoFS) refuse(name, target string) error {
-	var err *Error
-	if target == "" {
-		err = fileError(f.displayName(name), 0, ErrOutsideRepo, "path %s leads outside the repository", f.displayName(name))
-	} else {
-		// The target is not shown: it would disclose the bot's file system.
-		err = fileError(f.displayName(name), 0, ErrOutsideRepo, "%s is a symlink that leads outside the repository", f.displayName(name))
+// resolve returns the repository-relative path name leads to.
+func (f *repoFS) resolve(name string) (string, error) {
+	target, err := f.fs.Resolve(name)
+	if err != nil {
+		return "", f.fail(name, err)
 	}
-	f.record(err)
-	return err
+	return target, nil
 }
 
-// record keeps the first refusal, to report it over the error a library
-// makes of it.
+// record keeps the first refusal.
 func (f *repoFS) record(err error) {
 	f.mu.Lock()
 	if f.violation == nil {
 		f.violation = err
 	}
 	f.mu.Unlock()
-}
-
-// displayName shows name relative to the root when it is inside.
-func (f *repoFS) displayName(name string) string {
-	if filepath.IsAbs(name) && f.inside(filepath.Clean(name)) {
-		return f.rel(filepath.Clean(name))
-	}
-	return name
 }
 
 // Violation returns the first refused access, if any.
@@ -133,54 +121,55 @@ func (f *repoFS) Violation() error {
 	return f.violation
 }
 
-// ReadFile reads a confined file within the size limits.
+// charge counts n bytes made from file against the app's budget.
+func (f *repoFS) charge(file string, n int64) error {
+	if err := f.fs.Charge(file, n); err != nil {
+		return f.fail(file, err)
+	}
+	return nil
+}
+
+// decode decodes a file's YAML within the per-file limits and counts its
+// nodes against the app's budget.
+func (f *repoFS) decode(file string, data []byte) ([]document, error) {
+	docs, nodes, err := decodeYAMLCounted(file, data, f.lim)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.nodes += nodes
+	over := f.nodes > f.lim.MaxAppNodes
+	f.mu.Unlock()
+	if over {
+		return nil, fileError(file, 0, ErrLimit, "the app's YAML expands to more than %d nodes in total", f.lim.MaxAppNodes)
+	}
+	return docs, nil
+}
+
+// ReadFile reads a confined regular file within the size limits; in strict
+// mode, manifests are decoded strictly and kustomizations checked first.
 func (f *repoFS) ReadFile(name string) ([]byte, error) {
-	real, err := f.resolve(name)
+	b, err := f.fs.ReadFile(name)
 	if err != nil {
-		return nil, err
+		return nil, f.fail(name, err)
 	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return nil, err
+	if !f.strict {
+		return b, nil
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("read %s: not a regular file: %w", f.rel(real), ErrInvalid)
+	file := f.rel(name)
+	if isKustomization(file) {
+		if c := checkKustomization(f, file, b); len(c.errs) > 0 {
+			f.record(c.errs[0])
+			return nil, c.errs[0]
+		}
 	}
-	if st.Size() > f.lim.MaxFileBytes {
-		err := fmt.Errorf("read %s: file is %d bytes, over the limit of %d: %w",
-			f.rel(real), st.Size(), f.lim.MaxFileBytes, ErrLimit)
-		f.record(err)
-		return nil, err
-	}
-	if err := f.charge(real, st.Size()); err != nil {
-		f.record(err)
-		return nil, err
-	}
-	b, err := os.ReadFile(real)
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > f.lim.MaxFileBytes {
-		return nil, fmt.Errorf("read %s: file grew past the limit of %d bytes: %w", f.rel(real), f.lim.MaxFileBytes, ErrLimit)
-	}
-	if f.strict && isManifest(real) {
-		if _, err := decodeYAML(f.rel(real), b, f.lim); err != nil {
+	if isManifest(file) {
+		if _, err := f.decode(file, b); err != nil {
 			f.record(err)
 			return nil, err
 		}
 	}
 	return b, nil
-}
-
-// charge counts n bytes against the app's budget.
-func (f *repoFS) charge(real string, n int64) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.read += n
-	if f.read > f.lim.MaxAppBytes {
-		return fmt.Errorf("read %s: app reads more than %d bytes in total: %w", f.rel(real), f.lim.MaxAppBytes, ErrLimit)
-	}
-	return nil
 }
 
 // readOnly is the error of every write.
@@ -203,55 +192,26 @@ func (f *repoFS) RemoveAll(name string) error { return readOnly(name) }
 // WriteFile refuses: rendering never writes.
 func (f *repoFS) WriteFile(name string, _ []byte) error { return readOnly(name) }
 
-// Open opens a confined file for reading, through the size limits.
+// Open returns a read-only in-memory copy of a confined file.
 func (f *repoFS) Open(name string) (filesys.File, error) {
-	real, err := f.resolve(name)
+	b, err := f.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > f.lim.MaxFileBytes {
-		return nil, fmt.Errorf("open %s: file is %d bytes, over the limit of %d: %w",
-			f.rel(real), st.Size(), f.lim.MaxFileBytes, ErrLimit)
-	}
-	if err := f.charge(real, st.Size()); err != nil {
-		return nil, err
-	}
-	return os.Open(real) // #nosec G304 -- confined above
+	return &memFile{Reader: bytes.NewReader(b), name: path.Base(filepath.ToSlash(name)), size: int64(len(b))}, nil
 }
 
 // IsDir reports whether name is a directory inside the root.
-func (f *repoFS) IsDir(name string) bool {
-	real, err := f.resolve(name)
-	if err != nil {
-		return false
-	}
-	st, err := os.Stat(real)
-	return err == nil && st.IsDir()
-}
+func (f *repoFS) IsDir(name string) bool { return f.fs.IsDir(name) }
 
 // Exists reports whether name exists inside the root.
-func (f *repoFS) Exists(name string) bool {
-	real, err := f.resolve(name)
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(real)
-	return err == nil
-}
+func (f *repoFS) Exists(name string) bool { return f.fs.Exists(name) }
 
-// ReadDir lists a confined directory.
+// ReadDir lists a confined directory's names.
 func (f *repoFS) ReadDir(name string) ([]string, error) {
-	real, err := f.resolve(name)
+	ents, err := f.fs.ReadDir(name)
 	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(real)
-	if err != nil {
-		return nil, err
+		return nil, f.fail(name, err)
 	}
 	out := make([]string, len(ents))
 	for i, e := range ents {
@@ -263,109 +223,137 @@ func (f *repoFS) ReadDir(name string) ([]string, error) {
 // CleanedAbs splits a confined path into its directory and file name,
 // symlinks resolved, like Kustomize's on-disk file system.
 func (f *repoFS) CleanedAbs(name string) (filesys.ConfirmedDir, string, error) {
-	real, err := f.resolve(name)
+	target, err := f.resolve(name)
 	if err != nil {
 		return "", "", err
 	}
-	if f.IsDir(real) {
-		return filesys.ConfirmedDir(real), "", nil
+	abs := f.fs.Abs(target)
+	if f.fs.IsDir(target) {
+		return filesys.ConfirmedDir(abs), "", nil
 	}
-	if !f.Exists(real) {
-		return "", "", fmt.Errorf("resolve %s: %w", f.displayName(name), fs.ErrNotExist)
-	}
-	return filesys.ConfirmedDir(filepath.Dir(real)), filepath.Base(real), nil
+	return filesys.ConfirmedDir(filepath.Dir(abs)), filepath.Base(abs), nil
 }
 
-// Glob matches a pattern and keeps the matches inside the root, without
+// Glob matches a pattern segment by segment inside the root, without
 // hidden files unless the pattern asks for them (as Kustomize does).
+// Matches are absolute when the pattern is.
 func (f *repoFS) Glob(pattern string) ([]string, error) {
-	if err := f.ctx.Err(); err != nil {
-		return nil, err
+	rel, ok := f.fs.Rel(pattern)
+	if !ok {
+		return nil, nil
 	}
-	all, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, err
+	matches := []string{"."}
+	for _, seg := range strings.Split(rel, "/") {
+		if seg == "." {
+			continue
+		}
+		var next []string
+		for _, m := range matches {
+			if !strings.ContainsAny(seg, `*?[\`) {
+				if p := pathJoin(m, seg); f.fs.Exists(p) {
+					next = append(next, p)
+				}
+				continue
+			}
+			ents, err := f.fs.ReadDir(m)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				ok, err := path.Match(seg, e.Name())
+				if err != nil {
+					return nil, fmt.Errorf("glob %s: %w", rel, err)
+				}
+				if ok {
+					next = append(next, pathJoin(m, e.Name()))
+				}
+			}
+		}
+		matches = next
 	}
 	if !filesys.IsHiddenFilePath(pattern) {
-		all = filesys.RemoveHiddenFiles(all)
+		matches = filesys.RemoveHiddenFiles(matches)
 	}
-	var out []string
-	for _, m := range all {
-		if _, err := f.resolve(m); err == nil {
-			out = append(out, m)
+	out := make([]string, 0, len(matches))
+	for _, m := range matches {
+		if _, err := f.fs.Resolve(m); err != nil {
+			continue
 		}
+		if filepath.IsAbs(pattern) {
+			m = f.fs.Abs(m)
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
 
-// Walk walks a confined tree; entries that resolve outside the root are
-// reported to walkFn as errors.
+// Walk walks a confined tree with absolute paths, as Kustomize expects;
+// entries that lead outside the root reach walkFn as errors.
 func (f *repoFS) Walk(name string, walkFn filepath.WalkFunc) error {
-	real, err := f.resolve(name)
-	if err != nil {
-		return err
-	}
-	return filepath.Walk(real, func(p string, info os.FileInfo, err error) error {
-		if err == nil {
-			if _, rerr := f.resolve(p); rerr != nil {
-				err = rerr
-			}
+	return f.fs.WalkDir(name, func(p string, d fs.DirEntry, err error) error {
+		abs := f.fs.Abs(p)
+		if err != nil {
+			return walkFn(abs, nil, f.fail(p, err))
 		}
-		return walkFn(p, info, err)
+		info, err := d.Info()
+		return walkFn(abs, info, err)
 	})
 }
 
-// listFiles returns the regular files under the repository-relative
-// directory dir, recursively, as sorted repository-relative paths that keep
-// dir as their prefix. Symlinks are followed while they stay inside the
-// root (a directory already visited is not entered twice); one that leads
-// outside is an error. Names starting with "." are skipped when skipHidden.
+// listFiles returns the files under the repository-relative directory
+// dir, recursively, as sorted repository-relative paths that keep dir as
+// their prefix. Symlinks are followed while they stay inside the root; one
+// that leads outside is an error. Special files (FIFOs, devices) are
+// listed, so that reading them fails and names them. Names starting with
+// "." are skipped when skipHidden.
 func (f *repoFS) listFiles(dir string, skipHidden bool) ([]string, error) {
 	var out []string
-	seen := map[string]bool{}
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		real, err := f.resolve(f.abs(rel))
-		if err != nil {
-			return err
-		}
-		if seen[real] {
+	err := f.fs.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if skipHidden && p != dir && strings.HasPrefix(path.Base(p), ".") {
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
 			return nil
 		}
-		seen[real] = true
-		ents, err := os.ReadDir(real)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", rel, err)
+			return f.fail(p, err)
 		}
-		for _, e := range ents {
-			if skipHidden && strings.HasPrefix(e.Name(), ".") {
-				continue
-			}
-			child := pathJoin(rel, e.Name())
-			target, err := f.resolve(f.abs(child))
-			if err != nil {
-				return err
-			}
-			st, err := os.Stat(target)
-			if err != nil {
-				return fmt.Errorf("stat %s: %w", child, err)
-			}
-			switch {
-			case st.IsDir():
-				if err := walk(child); err != nil {
-					return err
-				}
-			case st.Mode().IsRegular():
-				out = append(out, child)
-			}
+		if !d.IsDir() {
+			out = append(out, p)
 		}
 		return nil
-	}
-	if err := walk(dir); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// memFile is a read-only file held in memory, served to Kustomize.
+type memFile struct {
+	*bytes.Reader
+	name string
+	size int64
+}
+
+// Write refuses: rendering never writes.
+func (m *memFile) Write([]byte) (int, error) { return 0, readOnly(m.name) }
+
+// Close does nothing.
+func (m *memFile) Close() error { return nil }
+
+// Stat describes the file.
+func (m *memFile) Stat() (os.FileInfo, error) { return memInfo{m}, nil }
+
+// memInfo is a memFile's fs.FileInfo.
+type memInfo struct{ m *memFile }
+
+func (i memInfo) Name() string       { return i.m.name }
+func (i memInfo) Size() int64        { return i.m.size }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }
 
 // pathJoin joins slash-separated repository paths, treating "." and "" as
 // the root.
@@ -379,5 +367,5 @@ func pathJoin(elem ...string) string {
 	if len(parts) == 0 {
 		return "."
 	}
-	return filepath.ToSlash(filepath.Clean(filepath.Join(parts...)))
+	return path.Clean(strings.Join(parts, "/"))
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -82,7 +81,13 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 		ns = config.DefaultNamespace
 	}
 	paths := newChartPaths(dir, files)
+	if r.hooks != nil && r.hooks.templating != nil {
+		r.hooks.templating()
+	}
 	out, err := renderChart(chrt, vals, release, ns, caps)
+	if r.hooks != nil && r.hooks.templated != nil {
+		r.hooks.templated()
+	}
 	if err != nil {
 		file, line := paths.locate(err.Error())
 		if file == "" {
@@ -112,7 +117,11 @@ func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, cap
 	if err != nil {
 		return nil, err
 	}
-	return engine.Render(chrt, rv)
+	// The engine gets no cluster client, so `lookup` finds nothing, and
+	// no DNS, so `getHostByName` resolves nothing: a render opens no
+	// socket.
+	e := engine.Engine{EnableDNS: false}
+	return e.Render(chrt, rv)
 }
 
 // helmObjects decodes the chart's CRDs and rendered templates into objects,
@@ -121,11 +130,11 @@ func helmObjects(fsys *repoFS, chrt *chart.Chart, out map[string]string, paths *
 	var objs []rendered
 	var errs []error
 	add := func(file, body string, template []byte) {
-		if err := fsys.charge(fsys.abs(file), int64(len(body))); err != nil {
-			errs = append(errs, fileError(file, 0, err, "%v", err))
+		if err := fsys.charge(file, int64(len(body))); err != nil {
+			errs = append(errs, err)
 			return
 		}
-		docs, err := decodeYAML(file, []byte(body), fsys.lim)
+		docs, err := fsys.decode(file, []byte(body))
 		if err != nil {
 			errs = append(errs, err)
 			return
@@ -208,7 +217,7 @@ func docStarts(src []byte) []int {
 // what .helmignore and Helm's defaults leave out, as Helm's loader would.
 func chartFiles(fsys *repoFS, dir string) ([]*loader.BufferedFile, error) {
 	rules := ignore.Empty()
-	if data, err := fsys.ReadFile(fsys.abs(pathJoin(dir, ignore.HelmIgnore))); err == nil {
+	if data, err := fsys.ReadFile(pathJoin(dir, ignore.HelmIgnore)); err == nil {
 		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
 			return nil, fmt.Errorf("read %s: %w", ignore.HelmIgnore, err)
 		}
@@ -227,7 +236,7 @@ func chartFiles(fsys *repoFS, dir string) ([]*loader.BufferedFile, error) {
 		if ignoredByHelm(fsys, rules, dir, rel) {
 			continue
 		}
-		data, err := fsys.ReadFile(fsys.abs(name))
+		data, err := fsys.ReadFile(name)
 		if err != nil {
 			return nil, err
 		}
@@ -242,11 +251,7 @@ func ignoredByHelm(fsys *repoFS, rules *ignore.Rules, dir, rel string) bool {
 	parts := strings.Split(rel, "/")
 	for i := 1; i <= len(parts); i++ {
 		p := strings.Join(parts[:i], "/")
-		real, err := fsys.resolve(fsys.abs(pathJoin(dir, p)))
-		if err != nil {
-			return false
-		}
-		fi, err := os.Stat(real)
+		fi, err := fsys.fs.Stat(pathJoin(dir, p))
 		if err != nil {
 			return false
 		}
@@ -292,7 +297,7 @@ func checkVendored(fsys *repoFS, chartFile string, c *chart.Chart) []error {
 
 // dependencyLine finds the line of a dependency's name in Chart.yaml.
 func dependencyLine(fsys *repoFS, chartFile, name string) int {
-	data, err := fsys.ReadFile(fsys.abs(chartFile))
+	data, err := fsys.ReadFile(chartFile)
 	if err != nil {
 		return 0
 	}
@@ -316,15 +321,15 @@ func helmValues(fsys *repoFS, dir string, h *config.Helm) (map[string]any, []err
 	for _, v := range h.Values {
 		file := pathJoin(dir, v)
 		if strings.HasPrefix(file, "../") || file == ".." || path.IsAbs(v) {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "helm values file %q leads outside the repository", v))
+			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "helm values file %s leads outside the repository", excerpt(v)))
 			continue
 		}
-		data, err := fsys.ReadFile(fsys.abs(file))
+		data, err := fsys.ReadFile(file)
 		if err != nil {
 			errs = append(errs, locate(err, file, "read values file: %v", err))
 			continue
 		}
-		if _, err := decodeYAML(file, data, fsys.lim); err != nil {
+		if _, err := fsys.decode(file, data); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -119,7 +119,7 @@ func TestRenderHostileInput(t *testing.T) {
 			},
 			setup: func(t *testing.T, root string) { symlink(t, secret, filepath.Join(root, "k/passwd")) },
 			app:   config.App{Name: "t", Path: "k"},
-			want:  []wantErr{{"k/passwd", 0, "outside the repository", ErrOutsideRepo}},
+			want:  []wantErr{{"k/kustomization.yaml", 4, "k/passwd is a symlink that leads outside the repository", ErrOutsideRepo}},
 		},
 		{
 			name: "kustomize remote base",
@@ -146,7 +146,7 @@ func TestRenderHostileInput(t *testing.T) {
 			app: config.App{Name: "t", Path: "k"},
 			want: []wantErr{
 				{"k/kustomization.yaml", 2, "is remote", ErrRemote},
-				{"k/kustomization.yaml", 4, "is remote", ErrRemote},
+				{"k/kustomization.yaml", 4, "openapi: a custom schema", ErrInvalid},
 			},
 		},
 		{

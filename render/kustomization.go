@@ -2,8 +2,11 @@ package render
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -24,9 +27,349 @@ type kustDeps struct {
 const helmInKustomize = "helm charts inside a kustomization are not rendered by gantry: " +
 	"make the chart its own app with render: helm in .gantry.yaml"
 
-// kustScanner walks a kustomization and everything it references,
-// refusing remote references, paths outside the repository, plugins and
-// Helm inflation, with the line of each offending entry.
+// kustomizationKeys are the fields of a kustomization gantry lets through
+// to Kustomize, each with what its entries are. A field not listed here is
+// refused: gantry must know every path Kustomize would open.
+var kustomizationKeys = map[string]kustField{
+	"apiVersion": inert, "kind": inert, "metadata": inert,
+	"namePrefix": inert, "nameSuffix": inert, "namespace": inert,
+	"commonLabels": inert, "labels": inert, "commonAnnotations": inert,
+	"images": inert, "imageTags": inert, "replicas": inert, "vars": inert,
+	"sortOptions": inert, "generatorOptions": inert, "buildMetadata": inert,
+	"resources": references, "bases": references, "components": references,
+	"crds": files, "configurations": files,
+	"patchesStrategicMerge": inlineOrFiles,
+	"patches":               itemPaths, "patchesJson6902": itemPaths, "replacements": itemPaths,
+	"configMapGenerator": generatorSources, "secretGenerator": generatorSources,
+	"generators": plugins, "transformers": plugins, "validators": plugins,
+	"helmCharts": refused, "helmChartInflationGenerator": refused, "helmGlobals": refused,
+	"openapi": refused,
+}
+
+// kustField says what a kustomization field's entries are.
+type kustField int
+
+const (
+	inert            kustField = iota // names no file
+	references                        // files or kustomization directories
+	files                             // files
+	inlineOrFiles                     // inline YAML or files
+	itemPaths                         // items whose path names a file
+	generatorSources                  // items whose files, envs and env name files
+	plugins                           // plugin config files or inline configs
+	refused                           // never allowed
+)
+
+// kustCheck is the outcome of checking one kustomization file.
+type kustCheck struct {
+	dirs  []located // kustomization directories it references
+	files []string  // files it references
+	errs  []error
+}
+
+// located is a repository path and the line that names it.
+type located struct {
+	path string
+	line int
+}
+
+// checkKustomization checks one kustomization: every field is known, and
+// every entry that names a path is a plain local path to something that
+// exists inside the repository; remote references, plugins other than
+// kustomize's builtins, Helm inflation and custom OpenAPI schemas are
+// refused, each with the kustomization's file and line. It runs before
+// Kustomize on the app's tree and again whenever the confined view serves
+// a kustomization to Kustomize, so Kustomize's own remote loaders are
+// never reached, whatever its own detection thinks.
+func checkKustomization(f *repoFS, kfile string, data []byte) kustCheck {
+	var c kustCheck
+	fail := func(line int, cause error, format string, args ...any) {
+		c.errs = append(c.errs, fileError(kfile, line, cause, format, args...))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		c.errs = append(c.errs, yamlSyntaxError(kfile, err))
+		return c
+	}
+	if len(doc.Content) == 0 {
+		return c
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		fail(root.Line, ErrInvalid, "kustomization is not a mapping")
+		return c
+	}
+	dir := path.Dir(kfile)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		field, known := kustomizationKeys[k.Value]
+		if !known {
+			fail(k.Line, ErrInvalid, "unknown kustomization field %s: gantry lets through only the fields it checks", excerpt(k.Value))
+			continue
+		}
+		switch field {
+		case refused:
+			if k.Value == "openapi" {
+				fail(v.Line, ErrInvalid, "openapi: a custom schema changes Kustomize's process-wide state, so gantry renders with the built-in schema only")
+			} else {
+				fail(v.Line, ErrPlugin, "%s: %s", k.Value, helmInKustomize)
+			}
+		case references:
+			for _, e := range seqScalars(v) {
+				target, ok := c.local(f, kfile, dir, k.Value, e)
+				if !ok {
+					continue
+				}
+				if f.fs.IsDir(target) {
+					c.dirs = append(c.dirs, located{target, e.Line})
+				} else {
+					c.files = append(c.files, target)
+				}
+			}
+		case files:
+			for _, e := range seqScalars(v) {
+				c.file(f, kfile, dir, k.Value, e)
+			}
+		case inlineOrFiles:
+			for _, e := range seqScalars(v) {
+				if !strings.Contains(e.Value, "\n") {
+					c.file(f, kfile, dir, k.Value, e)
+				}
+			}
+		case itemPaths:
+			for _, item := range seqItems(v) {
+				if p := mapValue(item, "path"); p != nil {
+					c.file(f, kfile, dir, k.Value+" path", p)
+				}
+			}
+		case generatorSources:
+			for _, item := range seqItems(v) {
+				for _, e := range generatorFiles(item) {
+					c.file(f, kfile, dir, k.Value+" source", e)
+				}
+			}
+		case plugins:
+			for _, e := range seqScalars(v) {
+				c.plugin(f, kfile, dir, k.Value, e)
+			}
+		}
+	}
+	return c
+}
+
+// generatorFiles returns the nodes naming files in a configMapGenerator or
+// secretGenerator item (or a builtin generator's config): files (after a
+// "key=" prefix), envs and env.
+func generatorFiles(item *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for _, e := range seqScalars(mapValue(item, "files")) {
+		v := *e
+		if i := strings.Index(v.Value, "="); i >= 0 {
+			v.Value = v.Value[i+1:]
+		}
+		out = append(out, &v)
+	}
+	out = append(out, seqScalars(mapValue(item, "envs"))...)
+	if env := mapValue(item, "env"); env != nil {
+		out = append(out, env)
+	}
+	return out
+}
+
+// file checks an entry that must name a file in the repository.
+func (c *kustCheck) file(f *repoFS, kfile, dir, key string, e *yaml.Node) {
+	if target, ok := c.local(f, kfile, dir, key, e); ok {
+		c.files = append(c.files, target)
+	}
+}
+
+// local checks that an entry is a plain local path, relative to the
+// kustomization's directory, to something that exists inside the
+// repository; it returns the repository path.
+func (c *kustCheck) local(f *repoFS, kfile, dir, key string, e *yaml.Node) (string, bool) {
+	fail := func(cause error, format string, args ...any) (string, bool) {
+		c.errs = append(c.errs, fileError(kfile, e.Line, cause, format, args...))
+		return "", false
+	}
+	if e.Kind != yaml.ScalarNode {
+		return fail(ErrInvalid, "%s entry is not a path", key)
+	}
+	ref := e.Value
+	if why := remoteLooking(ref); why != "" {
+		return fail(ErrRemote, "%s entry %s is remote (%s): gantry renders only what is in the repository, vendor it", key, excerpt(ref), why)
+	}
+	target := pathJoin(dir, ref)
+	if path.IsAbs(ref) || target == ".." || strings.HasPrefix(target, "../") {
+		return fail(ErrOutsideRepo, "%s entry %s leads outside the repository", key, excerpt(ref))
+	}
+	real, err := f.fs.Resolve(target)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fail(ErrInvalid, "%s entry %s does not exist in the repository", key, excerpt(ref))
+		}
+		var cause *Error
+		if errors.As(f.fail(target, err), &cause) {
+			return fail(cause.Err, "%s entry %s: %s", key, excerpt(ref), cause.Msg)
+		}
+		return fail(ErrInvalid, "%s entry %s cannot be read", key, excerpt(ref))
+	}
+	if fi, err := f.fs.Stat(real); err != nil || !fi.IsDir() && !fi.Mode().IsRegular() {
+		return fail(ErrInvalid, "%s entry %s: %s is not a regular file or a directory", key, excerpt(ref), target)
+	}
+	return real, true
+}
+
+// plugin checks one entry of generators, transformers or validators: a
+// file of plugin configs or an inline config, each of kustomize's builtin
+// kinds, whose own path fields are checked like the kustomization's.
+func (c *kustCheck) plugin(f *repoFS, kfile, dir, key string, e *yaml.Node) {
+	if strings.Contains(e.Value, "\n") || strings.Contains(e.Value, "apiVersion:") || strings.Contains(e.Value, "kind:") {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(e.Value), &n); err != nil || len(n.Content) == 0 {
+			c.errs = append(c.errs, fileError(kfile, e.Line, ErrInvalid, "inline %s entry is not YAML", key))
+			return
+		}
+		c.pluginConfig(f, kfile, e.Line, dir, n.Content[0], true)
+		return
+	}
+	target, ok := c.local(f, kfile, dir, key, e)
+	if !ok {
+		return
+	}
+	if f.fs.IsDir(target) {
+		c.errs = append(c.errs, fileError(kfile, e.Line, ErrPlugin, "%s entry %s is a directory: name the plugin config files", key, excerpt(e.Value)))
+		return
+	}
+	c.files = append(c.files, target)
+	data, err := f.ReadFile(target)
+	if err != nil {
+		c.errs = append(c.errs, locate(err, target, "%v", err))
+		return
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.errs = append(c.errs, yamlSyntaxError(target, err))
+			}
+			return
+		}
+		if len(n.Content) > 0 {
+			c.pluginConfig(f, target, n.Content[0].Line, dir, n.Content[0], false)
+		}
+	}
+}
+
+// functionAnnotations mark a kustomize KRM function (container or exec).
+var functionAnnotations = []string{"config.kubernetes.io/function", "config.k8s.io/function"}
+
+// urlLike is a value that starts with a URL scheme.
+var urlLike = regexp.MustCompile(`(?i)^\s*[a-z][a-z0-9+.\-]*://`)
+
+// pluginConfig refuses any plugin config but kustomize's builtins, and
+// checks the paths a builtin's config names. An inline config's lines are
+// those of its entry in file.
+func (c *kustCheck) pluginConfig(f *repoFS, file string, line int, dir string, n *yaml.Node, inline bool) {
+	fail := func(cause error, format string, args ...any) {
+		c.errs = append(c.errs, fileError(file, line, cause, format, args...))
+	}
+	if n.Kind != yaml.MappingNode {
+		fail(ErrPlugin, "plugin config is not a mapping")
+		return
+	}
+	str := func(n *yaml.Node) string {
+		if n == nil {
+			return ""
+		}
+		return n.Value
+	}
+	apiVersion, kind := str(mapValue(n, "apiVersion")), str(mapValue(n, "kind"))
+	ann := mapValue(mapValue(n, "metadata"), "annotations")
+	for _, a := range functionAnnotations {
+		if mapValue(ann, a) != nil {
+			fail(ErrPlugin, "%s %s is a KRM function (annotation %s): exec and container plugins are not allowed", short(apiVersion), short(kind), a)
+			return
+		}
+	}
+	if kind == "HelmChartInflationGenerator" {
+		fail(ErrPlugin, "%s: %s", kind, helmInKustomize)
+		return
+	}
+	if apiVersion != "builtin" {
+		fail(ErrPlugin, "plugin %s %s is not allowed: only kustomize's builtin generators and transformers run", short(apiVersion), short(kind))
+		return
+	}
+	// A builtin's paths: path (patch, replacement), and generator sources;
+	// anything else that looks like a URL is refused outright.
+	var paths []*yaml.Node
+	if p := mapValue(n, "path"); p != nil {
+		paths = append(paths, p)
+	}
+	for _, r := range seqItems(mapValue(n, "replacements")) {
+		if p := mapValue(r, "path"); p != nil {
+			paths = append(paths, p)
+		}
+	}
+	paths = append(paths, generatorFiles(n)...)
+	for _, p := range paths {
+		e := *p
+		if inline {
+			e.Line = line
+		}
+		c.local(f, file, dir, kind, &e)
+	}
+	walkScalars(n, func(s *yaml.Node) {
+		if !strings.Contains(s.Value, "\n") && urlLike.MatchString(s.Value) {
+			at := s.Line
+			if inline {
+				at = line
+			}
+			c.errs = append(c.errs, fileError(file, at, ErrRemote, "%s config value %s looks like a URL: gantry renders only what is in the repository", kind, excerpt(s.Value)))
+		}
+	})
+}
+
+// walkScalars calls fn on every scalar under n.
+func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		fn(n)
+	}
+	for _, c := range n.Content {
+		walkScalars(c, fn)
+	}
+}
+
+// remoteLooking says why a kustomization entry could be taken for a remote
+// reference by Kustomize (a URL, an scp-style git address, a go-getter
+// prefix, a GitHub path), or "" for a plain local path. It is stricter than
+// Kustomize: anything with a colon, an "@", a query or a backslash is
+// refused, so no spelling reaches Kustomize's git or HTTP loaders.
+func remoteLooking(ref string) string {
+	lower := strings.ToLower(ref)
+	switch {
+	case ref == "":
+		return "empty"
+	case strings.Contains(ref, "://"):
+		return "a URL"
+	case lower == "github.com" || strings.HasPrefix(lower, "github.com/"):
+		return "a GitHub repository; a directory of that name is written ./" + short(ref)
+	case strings.Contains(ref, ":"):
+		return "a colon: a URL or an scp-style git address"
+	case strings.Contains(ref, "@"):
+		return "an @: a git address"
+	case strings.Contains(ref, "?"):
+		return "a query: a git reference"
+	case strings.Contains(ref, `\`):
+		return "a backslash"
+	}
+	return ""
+}
+
+// kustScanner walks a kustomization and everything it references.
 type kustScanner struct {
 	fsys  *repoFS
 	dirs  map[string]bool
@@ -34,7 +377,8 @@ type kustScanner struct {
 	errs  []error
 }
 
-// scanKustomization checks the kustomization in dir and what it pulls in.
+// scanKustomization checks the kustomization in dir and what it pulls in,
+// recursively, and returns what it reads.
 func scanKustomization(fsys *repoFS, dir string) (kustDeps, []error) {
 	s := &kustScanner{fsys: fsys, dirs: map[string]bool{}, files: map[string]bool{}}
 	s.dir(dir, "", 0)
@@ -50,10 +394,6 @@ func scanKustomization(fsys *repoFS, dir string) (kustDeps, []error) {
 	return d, s.errs
 }
 
-func (s *kustScanner) fail(file string, line int, cause error, format string, args ...any) {
-	s.errs = append(s.errs, fileError(file, line, cause, format, args...))
-}
-
 // dir scans the kustomization of a directory reached from referrer:line.
 func (s *kustScanner) dir(dir, referrer string, line int) {
 	if s.dirs[dir] {
@@ -63,209 +403,25 @@ func (s *kustScanner) dir(dir, referrer string, line int) {
 	kfile := kustomizationFile(s.fsys, dir)
 	if kfile == "" {
 		if referrer == "" {
-			s.fail(dir, 0, ErrInvalid, "no kustomization.yaml in %s", dir)
+			s.errs = append(s.errs, fileError(dir, 0, ErrInvalid, "no kustomization.yaml in %s", dir))
 		} else {
-			s.fail(referrer, line, ErrInvalid, "%s has no kustomization.yaml", dir)
+			s.errs = append(s.errs, fileError(referrer, line, ErrInvalid, "%s has no kustomization.yaml", dir))
 		}
 		return
 	}
-	data, err := s.fsys.ReadFile(s.fsys.abs(kfile))
+	data, err := s.fsys.ReadFile(kfile)
 	if err != nil {
-		s.fail(kfile, 0, err, "%v", err)
+		s.errs = append(s.errs, locate(err, kfile, "%v", err))
 		return
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		s.errs = append(s.errs, yamlSyntaxError(kfile, err))
-		return
+	c := checkKustomization(s.fsys, kfile, data)
+	s.errs = append(s.errs, c.errs...)
+	for _, f := range c.files {
+		s.files[f] = true
 	}
-	if len(doc.Content) == 0 {
-		return
+	for _, d := range c.dirs {
+		s.dir(d.path, kfile, d.line)
 	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		s.fail(kfile, root.Line, ErrInvalid, "kustomization is not a mapping")
-		return
-	}
-	for _, key := range []string{"helmCharts", "helmChartInflationGenerator", "helmGlobals"} {
-		if v := mapValue(root, key); v != nil {
-			s.fail(kfile, v.Line, ErrPlugin, "%s: %s", key, helmInKustomize)
-		}
-	}
-	for _, key := range []string{"resources", "bases", "components"} {
-		for _, e := range seqScalars(mapValue(root, key)) {
-			s.reference(dir, kfile, key, e)
-		}
-	}
-	for _, key := range []string{"generators", "transformers", "validators"} {
-		for _, e := range seqScalars(mapValue(root, key)) {
-			s.plugin(dir, kfile, key, e)
-		}
-	}
-	for _, e := range s.fileFields(root) {
-		if isRemote(e.Value) {
-			s.fail(kfile, e.Line, ErrRemote, "%q is remote: gantry renders only what is in the repository", e.Value)
-			continue
-		}
-		if p, ok := s.local(dir, e.Value); ok {
-			s.files[p] = true
-		}
-	}
-}
-
-// reference checks one entry of resources, bases or components.
-func (s *kustScanner) reference(dir, kfile, key string, e *yaml.Node) {
-	ref := e.Value
-	if isRemote(ref) {
-		s.fail(kfile, e.Line, ErrRemote, "%s entry %q is remote: gantry renders only what is in the repository, vendor it", key, ref)
-		return
-	}
-	target := pathJoin(dir, ref)
-	if strings.HasPrefix(target, "../") || target == ".." || path.IsAbs(ref) {
-		s.fail(kfile, e.Line, ErrOutsideRepo, "%s entry %q leads outside the repository", key, ref)
-		return
-	}
-	if _, err := s.fsys.resolve(s.fsys.abs(target)); err != nil {
-		if isNotExist(err) {
-			s.fail(kfile, e.Line, ErrRemote, "%s entry %q is not in the repository (remote bases are not allowed)", key, ref)
-			return
-		}
-		s.fail(kfile, e.Line, err, "%s entry %q: %v", key, ref, err)
-		return
-	}
-	if s.fsys.IsDir(s.fsys.abs(target)) {
-		s.dir(target, kfile, e.Line)
-		return
-	}
-	s.files[target] = true
-}
-
-// plugin checks one entry of generators, transformers or validators: a
-// file of plugin configs, a kustomization directory of them, or an inline
-// config.
-func (s *kustScanner) plugin(dir, kfile, key string, e *yaml.Node) {
-	if strings.Contains(e.Value, "\n") || strings.Contains(e.Value, "apiVersion:") || strings.Contains(e.Value, "kind:") {
-		docs, err := decodeYAML(kfile, []byte(e.Value), s.fsys.lim)
-		if err != nil {
-			s.fail(kfile, e.Line, ErrInvalid, "inline %s entry: %v", key, err)
-			return
-		}
-		for _, d := range docs {
-			s.pluginConfig(kfile, e.Line, d.Value)
-		}
-		return
-	}
-	if isRemote(e.Value) {
-		s.fail(kfile, e.Line, ErrRemote, "%s entry %q is remote: gantry renders only what is in the repository", key, e.Value)
-		return
-	}
-	target, ok := s.local(dir, e.Value)
-	if !ok {
-		s.fail(kfile, e.Line, ErrOutsideRepo, "%s entry %q is not a file in the repository", key, e.Value)
-		return
-	}
-	if s.fsys.IsDir(s.fsys.abs(target)) {
-		s.dir(target, kfile, e.Line)
-		return
-	}
-	s.files[target] = true
-	data, err := s.fsys.ReadFile(s.fsys.abs(target))
-	if err != nil {
-		s.fail(kfile, e.Line, err, "%s entry %q: %v", key, e.Value, err)
-		return
-	}
-	docs, err := decodeYAML(target, data, s.fsys.lim)
-	if err != nil {
-		s.errs = append(s.errs, err)
-		return
-	}
-	for _, d := range docs {
-		s.pluginConfig(target, d.Line, d.Value)
-	}
-}
-
-// functionAnnotations mark a kustomize KRM function (container or exec).
-var functionAnnotations = []string{"config.kubernetes.io/function", "config.k8s.io/function"}
-
-// pluginConfig refuses any plugin config but kustomize's builtins.
-func (s *kustScanner) pluginConfig(file string, line int, v any) {
-	m, _ := v.(map[string]any)
-	if m == nil {
-		return
-	}
-	apiVersion, _ := m["apiVersion"].(string)
-	kind, _ := m["kind"].(string)
-	md, _ := m["metadata"].(map[string]any)
-	ann, _ := md["annotations"].(map[string]any)
-	for _, a := range functionAnnotations {
-		if _, ok := ann[a]; ok {
-			s.fail(file, line, ErrPlugin, "%s %s is a KRM function (annotation %s): exec and container plugins are not allowed", apiVersion, kind, a)
-			return
-		}
-	}
-	if kind == "HelmChartInflationGenerator" {
-		s.fail(file, line, ErrPlugin, "%s: %s", kind, helmInKustomize)
-		return
-	}
-	if apiVersion != "builtin" {
-		s.fail(file, line, ErrPlugin, "plugin %s %s is not allowed: only kustomize's builtin generators and transformers run", apiVersion, kind)
-	}
-}
-
-// fileFields returns the entries of a kustomization that name files:
-// patches, generator sources, configurations, CRDs, replacements, OpenAPI.
-func (s *kustScanner) fileFields(root *yaml.Node) []*yaml.Node {
-	var out []*yaml.Node
-	for _, key := range []string{"configurations", "crds"} {
-		out = append(out, seqScalars(mapValue(root, key))...)
-	}
-	for _, e := range seqScalars(mapValue(root, "patchesStrategicMerge")) {
-		if !strings.Contains(e.Value, "\n") {
-			out = append(out, e)
-		}
-	}
-	for _, key := range []string{"patches", "patchesJson6902", "replacements"} {
-		for _, item := range seqItems(mapValue(root, key)) {
-			if p := mapValue(item, "path"); p != nil && p.Kind == yaml.ScalarNode {
-				out = append(out, p)
-			}
-		}
-	}
-	for _, key := range []string{"configMapGenerator", "secretGenerator"} {
-		for _, item := range seqItems(mapValue(root, key)) {
-			for _, f := range seqScalars(mapValue(item, "files")) {
-				v := *f
-				if i := strings.Index(v.Value, "="); i >= 0 {
-					v.Value = v.Value[i+1:]
-				}
-				out = append(out, &v)
-			}
-			out = append(out, seqScalars(mapValue(item, "envs"))...)
-			if env := mapValue(item, "env"); env != nil && env.Kind == yaml.ScalarNode {
-				out = append(out, env)
-			}
-		}
-	}
-	if p := mapValue(mapValue(root, "openapi"), "path"); p != nil && p.Kind == yaml.ScalarNode {
-		out = append(out, p)
-	}
-	return out
-}
-
-// local resolves a reference relative to dir to a repository path that
-// exists inside the repository.
-func (s *kustScanner) local(dir, ref string) (string, bool) {
-	if ref == "" || isRemote(ref) || path.IsAbs(ref) {
-		return "", false
-	}
-	target := pathJoin(dir, ref)
-	if strings.HasPrefix(target, "../") || target == ".." {
-		return "", false
-	}
-	if _, err := s.fsys.resolve(s.fsys.abs(target)); err != nil {
-		return "", false
-	}
-	return target, true
 }
 
 // seqItems returns the items of a sequence node, or nil.
@@ -287,22 +443,41 @@ func seqScalars(n *yaml.Node) []*yaml.Node {
 	return out
 }
 
-// remotePrefixes start references Kustomize would fetch over the network.
-var remotePrefixes = []string{"github.com/", "gitlab.com/", "bitbucket.org/", "git@", "git::", "ssh://", "https://", "http://", "file://"}
-
-// isRemote reports whether a kustomization reference names a URL or a git
-// repository rather than a path.
-func isRemote(ref string) bool {
-	if strings.Contains(ref, "://") {
-		return true
-	}
-	for _, p := range remotePrefixes {
-		if strings.HasPrefix(ref, p) {
+// isKustomization reports whether a repository path names a kustomization
+// file.
+func isKustomization(file string) bool {
+	base := path.Base(file)
+	for _, n := range kustomizationNames {
+		if base == n {
 			return true
 		}
 	}
-	return strings.Contains(ref, "?ref=") || strings.Contains(ref, ".git/") || strings.HasSuffix(ref, ".git")
+	return false
 }
 
 // isNotExist reports a missing file.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// excerptLimit is the most characters of a value an error quotes.
+const excerptLimit = 40
+
+// short is at most excerptLimit characters of a value, unquoted, with an
+// ellipsis when cut.
+func short(s string) string {
+	r := []rune(s)
+	if len(r) > excerptLimit {
+		return string(r[:excerptLimit]) + "…"
+	}
+	return s
+}
+
+// excerpt quotes at most excerptLimit characters of a value from the
+// repository, with an ellipsis when cut: errors are published, and a
+// value may be a secret a symlink or a paste brought in.
+func excerpt(s string) string {
+	r := []rune(s)
+	if len(r) > excerptLimit {
+		return fmt.Sprintf("%q…", string(r[:excerptLimit]))
+	}
+	return fmt.Sprintf("%q", s)
+}

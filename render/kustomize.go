@@ -6,22 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/gantryops/gantry/config"
 )
-
-// kustomizeMu serialises Kustomize builds: krusty sets kyaml's OpenAPI
-// schema, a process-global, on every run, so two concurrent builds could
-// see each other's schema. It is the only package-level state in render,
-// guarding a third party's.
-var kustomizeMu sync.Mutex
 
 // renderKustomize builds the app's kustomization through krusty on the
 // confined repository view, after scanning it for what gantry refuses.
@@ -33,7 +27,7 @@ func renderKustomize(ctx context.Context, fsys *repoFS, app config.App) ([]rende
 	}
 	kfile := kustomizationFile(fsys, dir)
 	fsys.strict = true
-	m, err := runKrusty(fsys, fsys.abs(dir))
+	m, err := runKrusty(fsys, fsys.fs.Abs(dir))
 	fsys.strict = false
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -66,16 +60,20 @@ func renderKustomize(ctx context.Context, fsys *repoFS, app config.App) ([]rende
 	return out, errs
 }
 
-// runKrusty runs one Kustomize build under kustomizeMu with plugins
-// disabled, recovering its panics.
+// runKrusty runs one Kustomize build with plugins disabled, recovering
+// its panics. Builds run concurrently without a lock: the only process-wide
+// state krusty changes is kyaml's OpenAPI schema, which every build sets to
+// the same built-in schema because checkKustomization refuses `openapi:`
+// in every kustomization served. The schema is parsed once, under kyaml's
+// own lock, before the build, so that no build reads it while another
+// parses it.
 func runKrusty(fsys *repoFS, dir string) (m resmap.ResMap, err error) {
-	kustomizeMu.Lock()
-	defer kustomizeMu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
 			m, err = nil, fmt.Errorf("kustomize panicked: %v", p)
 		}
 	}()
+	openapi.Schema()
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig()
@@ -166,7 +164,7 @@ func (l *lineFinder) load(file string) []rendered {
 	}
 	objs, ok := l.docs[file]
 	if !ok {
-		if data, err := l.fsys.ReadFile(l.fsys.abs(file)); err == nil {
+		if data, err := l.fsys.ReadFile(file); err == nil {
 			if docs, err := decodeYAML(file, data, l.fsys.lim); err == nil {
 				objs, _ = objectsFromDocs(file, docs)
 			}
@@ -183,7 +181,7 @@ func (l *lineFinder) kustomization(file string) *yaml.Node {
 	}
 	root, ok := l.nodes[file]
 	if !ok && file != "" {
-		if data, err := l.fsys.ReadFile(l.fsys.abs(file)); err == nil {
+		if data, err := l.fsys.ReadFile(file); err == nil {
 			var doc yaml.Node
 			if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
 				root = doc.Content[0]

@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -113,22 +114,22 @@ func readPatches(fsys *repoFS, entries []string) ([]patchDoc, []error) {
 	var errs []error
 	for _, e := range entries {
 		entry := pathJoin(e)
-		if strings.HasPrefix(entry, "../") || entry == ".." {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "patches entry %q leads outside the repository", e))
+		if strings.HasPrefix(entry, "../") || entry == ".." || path.IsAbs(entry) {
+			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "patches entry %s leads outside the repository", excerpt(e)))
 			continue
 		}
-		real, err := fsys.resolve(fsys.abs(entry))
+		real, err := fsys.resolve(entry)
 		if isNotExist(err) {
 			continue
 		}
 		if err != nil {
-			errs = append(errs, fileError(entry, 0, err, "%v", err))
+			errs = append(errs, locate(err, entry, "%v", err))
 			continue
 		}
 		files := []string{entry}
 		if fsys.IsDir(real) {
 			if files, err = fsys.listFiles(entry, true); err != nil {
-				errs = append(errs, fileError(entry, 0, err, "%v", err))
+				errs = append(errs, locate(err, entry, "%v", err))
 				continue
 			}
 		}
@@ -146,11 +147,11 @@ func readPatches(fsys *repoFS, entries []string) ([]patchDoc, []error) {
 
 // readPatchFile reads the patch documents of one file.
 func readPatchFile(fsys *repoFS, file string) ([]patchDoc, []error) {
-	data, err := fsys.ReadFile(fsys.abs(file))
+	data, err := fsys.ReadFile(file)
 	if err != nil {
-		return nil, []error{fileError(file, 0, err, "%v", err)}
+		return nil, []error{locate(err, file, "%v", err)}
 	}
-	docs, err := decodeYAML(file, data, fsys.lim)
+	docs, err := fsys.decode(file, data)
 	if err != nil {
 		return nil, []error{err}
 	}

@@ -23,12 +23,12 @@ func renderPlain(f *repoFS, app config.App) ([]rendered, []error) {
 		if !isManifest(file) || excluded(app, file) {
 			continue
 		}
-		data, err := f.ReadFile(f.abs(file))
+		data, err := f.ReadFile(file)
 		if err != nil {
 			errs = append(errs, locate(err, file, "%v", err))
 			continue
 		}
-		docs, err := decodeYAML(file, data, f.lim)
+		docs, err := f.decode(file, data)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -26,6 +27,17 @@ type Renderer struct {
 	// Scope tells whether kinds unknown to gantry are namespaced, usually
 	// from the target cluster's discovery; nil treats them as namespaced.
 	Scope ScopeFunc
+
+	// hooks lets tests see a render's progress; nil outside tests.
+	hooks *renderHooks
+}
+
+// renderHooks are called at points of a render, for tests that must
+// coordinate with a render still running.
+type renderHooks struct {
+	// templating is called as Helm's template engine starts, templated
+	// when it returns.
+	templating, templated func()
 }
 
 // Render renders one app of the repository checked out at repoRoot with
@@ -41,18 +53,69 @@ func Render(ctx context.Context, repoRoot string, app config.App) ([]*unstructur
 // CRDs, Namespaces, then by kind, namespace and name, each in the source
 // map. A failure is one *Error or an errors.Join of several, each naming
 // the app, file and line; use AsErrors.
-func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) (objs []*unstructured.Unstructured, sm SourceMap, err error) {
+func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) ([]*unstructured.Unstructured, SourceMap, error) {
+	lim := r.Limits.orDefault()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, withApp(app.Name, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	type result struct {
+		objs []*unstructured.Unstructured
+		sm   SourceMap
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		objs, sm, err := r.renderApp(rctx, repoRoot, app, lim)
+		done <- result{objs, sm, err}
+	}()
+	select {
+	case res := <-done:
+		return res.objs, res.sm, res.err
+	case <-rctx.Done():
+	}
+	select {
+	case res := <-done: // finished as the deadline came
+		return res.objs, res.sm, res.err
+	default:
+	}
+	// Helm's template engine and Kustomize cannot be interrupted: the
+	// render is left to finish on its own, its result unread, and counted.
+	abandoned.Add(1)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, &Error{App: app.Name, Msg: fmt.Sprintf("render abandoned: %v", err), Err: err}
+	}
+	return nil, nil, &Error{
+		App: app.Name,
+		Msg: fmt.Sprintf("render abandoned after its time limit of %s", lim.Timeout),
+		Err: fmt.Errorf("%w: %w", ErrLimit, context.DeadlineExceeded),
+	}
+}
+
+// abandoned counts renders left running past their deadline.
+var abandoned atomic.Uint64
+
+// Abandoned returns how many renders this process has abandoned at their
+// deadline (or their caller's cancellation) while they were still
+// running, for a metric: each may still hold memory and CPU until it ends
+// on its own.
+func Abandoned() uint64 { return abandoned.Load() }
+
+// renderApp is Render without the deadline: it reads the checkout through
+// a confined view and recovers the libraries' panics.
+func (r *Renderer) renderApp(ctx context.Context, repoRoot string, app config.App, lim Limits) (objs []*unstructured.Unstructured, sm SourceMap, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			objs, sm = nil, nil
 			err = withApp(app.Name, fmt.Errorf("render panicked: %v", p))
 		}
 	}()
-	lim := r.Limits.orDefault()
 	fsys, err := newRepoFS(ctx, repoRoot, lim)
 	if err != nil {
 		return nil, nil, withApp(app.Name, err)
 	}
+	defer fsys.close()
 	out, errs := r.render(ctx, fsys, app)
 	if len(errs) > 0 {
 		err := withApp(app.Name, errors.Join(errs...))
@@ -75,13 +138,13 @@ func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) 
 // render runs the app's renderer and the steps common to all of them.
 func (r *Renderer) render(ctx context.Context, fsys *repoFS, app config.App) ([]rendered, []error) {
 	dir := pathJoin(app.Path)
-	if _, err := fsys.resolve(fsys.abs(dir)); err != nil {
+	if _, err := fsys.resolve(dir); err != nil {
 		if isNotExist(err) {
 			return nil, []error{fileError(dir, 0, ErrInvalid, "app path %s is not a directory in the repository", dir)}
 		}
-		return nil, []error{fileError(dir, 0, err, "app path: %v", err)}
+		return nil, []error{locate(err, dir, "app path: %v", err)}
 	}
-	if !fsys.IsDir(fsys.abs(dir)) {
+	if !fsys.IsDir(dir) {
 		return nil, []error{fileError(dir, 0, ErrInvalid, "app path %s is not a directory in the repository", dir)}
 	}
 	kind := app.Render
@@ -152,12 +215,13 @@ func Detect(ctx context.Context, repoRoot, appPath string) (config.RenderKind, e
 	if err != nil {
 		return "", err
 	}
+	defer fsys.close()
 	return detect(fsys, pathJoin(appPath)), nil
 }
 
 // detect is Detect on an open repository view.
 func detect(fsys *repoFS, dir string) config.RenderKind {
-	if fsys.Exists(fsys.abs(pathJoin(dir, "Chart.yaml"))) {
+	if present(fsys, pathJoin(dir, "Chart.yaml")) {
 		return config.RenderHelm
 	}
 	if kustomizationFile(fsys, dir) != "" {
@@ -171,9 +235,17 @@ func detect(fsys *repoFS, dir string) config.RenderKind {
 func kustomizationFile(fsys *repoFS, dir string) string {
 	for _, n := range kustomizationNames {
 		p := pathJoin(dir, n)
-		if fsys.Exists(fsys.abs(p)) && !fsys.IsDir(fsys.abs(p)) {
+		if present(fsys, p) && !fsys.IsDir(p) {
 			return p
 		}
 	}
 	return ""
+}
+
+// present reports whether something is at p: a file or directory inside
+// the repository, or a hostile entry (a symlink out of it) that reading
+// will refuse by name rather than take for absent.
+func present(fsys *repoFS, p string) bool {
+	_, err := fsys.fs.Resolve(p)
+	return err == nil || !isNotExist(err)
 }

@@ -30,27 +30,37 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // decodeYAML decodes every document in data strictly: duplicate keys,
 // non-scalar keys, values JSON cannot hold, nesting past lim.MaxDepth and
-// alias expansion past lim.MaxNodes are errors naming file and line.
+// alias expansion past lim.MaxNodes (for the whole file, all documents
+// together) are errors naming file and line.
 func decodeYAML(file string, data []byte, lim Limits) ([]document, error) {
+	docs, _, err := decodeYAMLCounted(file, data, lim)
+	return docs, err
+}
+
+// decodeYAMLCounted is decodeYAML that also returns the number of nodes
+// the file expanded to, for the app's budget.
+func decodeYAMLCounted(file string, data []byte, lim Limits) ([]document, int, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []document
+	// One converter for the file: its node count is the file's budget, so
+	// many small alias bombs in one file add up.
+	c := converter{file: file, lim: lim}
 	for {
 		var n yaml.Node
 		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
-			return docs, nil
+			return docs, c.nodes, nil
 		}
 		if err != nil {
-			return nil, yamlSyntaxError(file, err)
+			return nil, c.nodes, yamlSyntaxError(file, err)
 		}
 		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
 			continue
 		}
 		root := n.Content[0]
-		c := converter{file: file, lim: lim}
 		v, err := c.value(root, 0)
 		if err != nil {
-			return nil, err
+			return nil, c.nodes, err
 		}
 		if v == nil {
 			continue
@@ -73,7 +83,7 @@ func yamlSyntaxError(file string, err error) *Error {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
 	}
-	return fileError(file, line, ErrInvalid, "parse yaml: %s", msg)
+	return fileError(file, line, ErrInvalid, "parse yaml: %s", clipQuoted(msg))
 }
 
 // listItems returns the item nodes of a kind: *List document's items.
@@ -114,7 +124,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	c.nodes++
 	if c.nodes > c.lim.MaxNodes {
 		return nil, fileError(c.file, n.Line, ErrLimit,
-			"document expands to more than %d nodes (alias bomb?)", c.lim.MaxNodes)
+			"file expands to more than %d YAML nodes (alias bomb?)", c.lim.MaxNodes)
 	}
 	if depth > c.lim.MaxDepth {
 		return nil, fileError(c.file, n.Line, ErrLimit,
@@ -151,7 +161,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 			}
 			if prev, dup := lines[key]; dup {
 				return nil, fileError(c.file, k.Line, ErrInvalid,
-					"duplicate key %q (first at line %d)", key, prev)
+					"duplicate key %s (first at line %d)", excerpt(key), prev)
 			}
 			lines[key] = k.Line
 			val, err := c.value(v, depth+1)
@@ -222,7 +232,7 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode bool %q: %v", n.Value, err)
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode bool %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
 		}
 		return b, nil
 	case "!!int":
@@ -232,16 +242,16 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 		}
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode integer %q: %v", n.Value, err)
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode integer %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
 		}
 		return f, nil
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode number %q: %v", n.Value, err)
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode number %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
 		}
 		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "number %q cannot be represented in JSON", n.Value)
+			return nil, fileError(c.file, n.Line, ErrInvalid, "number %s cannot be represented in JSON", excerpt(n.Value))
 		}
 		if f == math.Trunc(f) && math.Abs(f) < 1<<53 && !strings.ContainsAny(n.Value, ".eE") {
 			return int64(f), nil
@@ -252,4 +262,19 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 		// they would through JSON.
 		return n.Value, nil
 	}
+}
+
+// quoted finds quoted text in a library's message: "…", '…' or `…`.
+var quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|`[^`]*`")
+
+// clipQuoted cuts every quoted value in a library's message to an excerpt,
+// so that no message carries more than a short piece of the input.
+func clipQuoted(msg string) string {
+	return quoted.ReplaceAllStringFunc(msg, func(q string) string {
+		inner := q[1 : len(q)-1]
+		if len([]rune(inner)) <= excerptLimit {
+			return q
+		}
+		return q[:1] + string([]rune(inner)[:excerptLimit]) + "…" + q[len(q)-1:]
+	})
 }
