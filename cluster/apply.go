@@ -42,7 +42,9 @@ type ChangeEntry struct {
 
 // ChangeSet is the outcome of applying one app.
 type ChangeSet struct {
-	App string `json:"app"`
+	// Repository is the app's repository, lower-cased.
+	Repository string `json:"repository"`
+	App        string `json:"app"`
 	// Objects are sorted in apply order.
 	Objects []ChangeEntry `json:"objects"`
 	// Pruned says whether prune ran; it does not after a failed object.
@@ -66,6 +68,12 @@ func (s *ChangeSet) Count(a ChangeAction) int {
 
 // ApplyOptions say what apply does beyond applying.
 type ApplyOptions struct {
+	// Repository is the identity of the app's repository, "owner/name"
+	// (compared case-insensitively; LocalRepository for the CLI): it
+	// selects the inventory, marks every applied object, and decides which
+	// live objects are the app's own. Required: an apply without it fails
+	// with ErrNoRepository.
+	Repository string
 	// Prune deletes the inventory objects no longer rendered, when the app
 	// enables prune and every object applied.
 	Prune bool
@@ -82,27 +90,35 @@ type ApplyOptions struct {
 	CRDTimeout time.Duration
 }
 
-// DefaultApplyOptions returns the options of an apply after a merge.
-func DefaultApplyOptions() ApplyOptions {
-	return ApplyOptions{Prune: true, Wait: true, Health: DefaultWaitOptions(), CRDTimeout: time.Minute}
+// DefaultApplyOptions returns the options of an apply of repo's apps after
+// a merge.
+func DefaultApplyOptions(repo string) ApplyOptions {
+	return ApplyOptions{Repository: repo, Prune: true, Wait: true, Health: DefaultWaitOptions(), CRDTimeout: time.Minute}
 }
 
 // ErrApplyFailed is wrapped by the error Apply returns when objects
 // failed; the ChangeSet says which.
 var ErrApplyFailed = errors.New("apply failed")
 
-// Apply applies objs for app with server-side apply (field manager
-// gantry, force as the app says), in stages: CRDs, then Namespaces, waited
-// for, then the rest in parallel. Before changing anything it records the
-// union of the old inventory and the rendered objects, so an apply cut
-// short leaves no object unrecorded; after every object applied it prunes
-// and records exactly the rendered objects. The ChangeSet is returned even
-// with an error, whenever anything was attempted.
+// Apply applies objs for the app of opts.Repository with server-side apply
+// (field manager gantry, force as the app says), in stages: CRDs, then
+// Namespaces, waited for, then the rest in parallel. Every object is
+// labelled with the app and the repository; an object whose live version
+// another app or repository owns fails, untouched. Before changing
+// anything it records the union of the old inventory and the rendered
+// objects, so an apply cut short leaves no object unrecorded; after every
+// object applied it prunes and records exactly the rendered objects. The
+// ChangeSet is returned even with an error, whenever anything was
+// attempted.
 func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	repo := normalRepository(opts.Repository)
+	if repo == "" {
+		return nil, fmt.Errorf("apply app %s: %w", app.Name, ErrNoRepository)
+	}
 	start := time.Now()
-	cs := &ChangeSet{App: app.Name}
+	cs := &ChangeSet{Repository: repo, App: app.Name}
 	defer func() { cs.Duration = time.Since(start) }()
-	inv, err := c.Inventory(ctx, app.Name)
+	inv, err := c.Inventory(ctx, repo, app.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +126,14 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	if len(objs) == 0 && len(inv.Objects) > 0 && prune && !app.AllowEmpty {
 		return nil, fmt.Errorf("app %s: %w", app.Name, ErrEmptyRender)
 	}
-	ps, err := c.plan(ctx, app, objs)
+	ps, err := c.plan(ctx, repo, app, objs)
 	if err != nil {
 		return nil, err
 	}
 	owned := inv.Objects
-	rendered := refsOf(ps)
+	// Another owner's object is not the app's: not recorded, so never
+	// pruned by it either.
+	rendered := ownRefs(ps)
 	inv.Objects = union(owned, rendered)
 	if err := c.WriteInventory(ctx, inv); err != nil {
 		return nil, err
@@ -134,7 +152,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	if err := c.waitEstablished(ctx, ps, first, entries, opts.CRDTimeout); err != nil {
 		return cs, err
 	}
-	c.resolvePending(ctx, app, ps, rest)
+	c.resolvePending(ctx, repo, app, ps, rest)
 	c.applyAll(ctx, app, ps, rest, entries, opts.Reapply)
 	cs.Objects = entries
 
@@ -150,7 +168,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	}
 
 	if prune {
-		targets, err := c.pruneTargets(ctx, app.Name, &Inventory{Objects: owned}, rendered)
+		targets, err := c.pruneTargets(ctx, repo, app.Name, &Inventory{Objects: owned}, refsOf(ps))
 		if err != nil {
 			return cs, err
 		}
@@ -206,6 +224,9 @@ func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapp
 		e.Action, e.Error = ChangeFailed, scrub(err.Error(), secretValues(p.desired, p.live))
 		return e
 	}
+	if p.conflict != "" {
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("%w: %s", ErrOwnedElsewhere, p.conflict)})
+	}
 	if p.err != nil {
 		return fail(p.err)
 	}
@@ -237,7 +258,7 @@ func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapp
 // the Namespaces active, so the next stage can use them.
 func (c *Client) waitEstablished(ctx context.Context, ps []*planned, idx []int, out []ChangeEntry, timeout time.Duration) error {
 	if timeout == 0 {
-		timeout = DefaultApplyOptions().CRDTimeout
+		timeout = DefaultApplyOptions("").CRDTimeout
 	}
 	for _, i := range idx {
 		p := ps[i]
@@ -281,12 +302,27 @@ func (c *Client) servesVersions(crd *unstructured.Unstructured) bool {
 	return true
 }
 
+// ErrOwnedElsewhere is the failure of an object whose live version another
+// app or repository owns: apply leaves it as it is.
+var ErrOwnedElsewhere = errors.New("owned by another app or repository")
+
+// ownRefs returns the refs of the planned objects no one else owns.
+func ownRefs(ps []*planned) []ObjectRef {
+	out := make([]ObjectRef, 0, len(ps))
+	for _, p := range ps {
+		if p.conflict == "" {
+			out = append(out, p.ref)
+		}
+	}
+	return out
+}
+
 // resolvePending resolves the kinds of objects whose CRD was just applied
 // and reads their live state.
-func (c *Client) resolvePending(ctx context.Context, app config.App, ps []*planned, idx []int) {
+func (c *Client) resolvePending(ctx context.Context, repo string, app config.App, ps []*planned, idx []int) {
 	for _, i := range idx {
 		p := ps[i]
-		if p.err != nil || p.mapping != nil {
+		if p.err != nil || p.mapping != nil || p.conflict != "" {
 			continue
 		}
 		m, err := c.mapping(p.ref.GroupVersionKind())
@@ -297,6 +333,9 @@ func (c *Client) resolvePending(ctx context.Context, app config.App, ps []*plann
 		p.mapping = m
 		if u, err := c.resource(m, p.ref.Namespace).Get(ctx, p.ref.Name, metav1.GetOptions{}); err == nil {
 			p.live = u
+			if claim(p, repo, app.Name) {
+				continue
+			}
 			if err := applyIgnoreRules(app.Ignore, p.desired, p.live); err != nil {
 				p.err = &ObjectError{Ref: p.ref, Op: "ignore rules", Err: err}
 			}

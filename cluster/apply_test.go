@@ -48,7 +48,7 @@ func TestPruneAfterRemoval(t *testing.T) {
 	ctx := context.Background()
 	ns := cluster.Namespace(t)
 	c, app := newClient(t), newApp(ns)
-	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps), ApplyOptions{Prune: true}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps), ApplyOptions{Repository: testRepo, Prune: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Another app takes "adopted" over: prune must leave it alone.
@@ -57,7 +57,7 @@ func TestPruneAfterRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	only := objects(t, ns, threeConfigMaps)[:1]
-	set, err := c.Diff(ctx, app, only, DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, only, DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPruneAfterRemoval(t *testing.T) {
 	if d := cmp.Diff(want, actions(set)); d != "" {
 		t.Fatalf("diff (-want +got):\n%s", d)
 	}
-	cs, err := c.Apply(ctx, app, only, ApplyOptions{Prune: true})
+	cs, err := c.Apply(ctx, app, only, ApplyOptions{Repository: testRepo, Prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPruneAfterRemoval(t *testing.T) {
 	if d := cmp.Diff(map[string]bool{"stays": true, "removed": false, "kept": true, "adopted": true}, got); d != "" {
 		t.Errorf("objects left (-want +got):\n%s", d)
 	}
-	inv, err := c.Inventory(ctx, app.Name)
+	inv, err := c.Inventory(ctx, testRepo, app.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,24 +99,24 @@ func TestPruneRefusedOnEmptyRender(t *testing.T) {
 	ctx := context.Background()
 	ns := cluster.Namespace(t)
 	c, app := newClient(t), newApp(ns)
-	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Prune: true}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Repository: testRepo, Prune: true}); err != nil {
 		t.Fatal(err)
 	}
-	set, err := c.Diff(ctx, app, nil, DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, nil, DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if set.Error == "" || set.HasChanges() {
 		t.Fatalf("diff of an empty render: %+v", set)
 	}
-	if _, err := c.Apply(ctx, app, nil, ApplyOptions{Prune: true}); !errors.Is(err, ErrEmptyRender) {
+	if _, err := c.Apply(ctx, app, nil, ApplyOptions{Repository: testRepo, Prune: true}); !errors.Is(err, ErrEmptyRender) {
 		t.Fatalf("apply of an empty render: %v, want ErrEmptyRender", err)
 	}
 	if !exists(t, ns, "stays") || !exists(t, ns, "removed") {
 		t.Fatal("an empty render deleted objects")
 	}
 	app.AllowEmpty = true
-	cs, err := c.Apply(ctx, app, nil, ApplyOptions{Prune: true})
+	cs, err := c.Apply(ctx, app, nil, ApplyOptions{Repository: testRepo, Prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,12 +129,12 @@ func TestInventorySurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	ns := cluster.Namespace(t)
 	app := newApp(ns)
-	if _, err := newClient(t).Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Prune: true}); err != nil {
+	if _, err := newClient(t).Apply(ctx, app, objects(t, ns, threeConfigMaps)[:2], ApplyOptions{Repository: testRepo, Prune: true}); err != nil {
 		t.Fatal(err)
 	}
 	// A new process: new client, new discovery cache, nothing in memory.
 	c := newClient(t)
-	set, err := c.Diff(ctx, app, objects(t, ns, threeConfigMaps)[:1], DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, threeConfigMaps)[:1], DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +142,11 @@ func TestInventorySurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart the removed object is %q, want delete", got)
 	}
 	// Two writers that read the same version: the second one loses.
-	a, err := c.Inventory(ctx, app.Name)
+	a, err := c.Inventory(ctx, testRepo, app.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newClient(t).Inventory(ctx, app.Name)
+	b, err := newClient(t).Inventory(ctx, testRepo, app.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ spec:
     metadata: {labels: {app: scaled}}
     spec: {containers: [{name: c, image: "registry.example/scaled:1"}]}
 `
-	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatal(err)
 	}
 	// An HPA-like manager scales it to 5 and takes /spec/replicas.
@@ -210,7 +210,7 @@ spec:
 			case "other-kind":
 				a.Ignore = []config.IgnoreRule{{Kind: "StatefulSet", Pointers: []string{"/spec/replicas"}}}
 			}
-			set, err := c.Diff(ctx, a, changed, DefaultDiffOptions())
+			set, err := c.Diff(ctx, a, changed, DefaultDiffOptions(testRepo))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ spec:
 	}
 	// Apply with the manager rule keeps the HPA's replicas.
 	app.Ignore = []config.IgnoreRule{{Managers: []string{"hpa-controller"}}}
-	if _, err := c.Apply(ctx, app, changed, ApplyOptions{}); err != nil {
+	if _, err := c.Apply(ctx, app, changed, ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatal(err)
 	}
 	dep, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "scaled", metav1.GetOptions{})
@@ -249,7 +249,7 @@ func TestApplySkipsOnlyUntouchedObjects(t *testing.T) {
 	c, app := newClient(t), newApp(ns)
 	docs := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n"
 	for i, want := range []string{"created", "unchanged"} {
-		cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+		cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,12 +267,12 @@ func TestApplySkipsOnlyUntouchedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not skipped: the edit's manager now owns the field, so it conflicts…
-	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); !errors.Is(err, ErrApplyFailed) {
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo}); !errors.Is(err, ErrApplyFailed) {
 		t.Fatalf("apply over an edited field: %v, want a conflict", err)
 	}
 	// …and with force it is restored.
 	app.Force = true
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ data: {k: v, k2: v2}
 	for i, tt := range tests {
 		name := fmt.Sprintf("cm-%d", i)
 		apps[tt.name] = newApp(ns)
-		if _, err := c.Apply(ctx, apps[tt.name], objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{}); err != nil {
+		if _, err := c.Apply(ctx, apps[tt.name], objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{Repository: testRepo}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,11 +344,11 @@ data: {k: v, k2: v2}
 			if err := tt.write(name); err != nil {
 				t.Fatal(err)
 			}
-			set, err := c.Diff(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), DefaultDiffOptions())
+			set, err := c.Diff(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), DefaultDiffOptions(testRepo))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cs, err := c.Apply(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{})
+			cs, err := c.Apply(ctx, app, objects(t, ns, fmt.Sprintf(docs, name)), ApplyOptions{Repository: testRepo})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -409,10 +409,10 @@ spec:
         ports: [{containerPort: 8080}]
         resources: {requests: {cpu: 100m, memory: 64Mi}}
 `
-	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := c.plan(ctx, app, objects(t, ns, docs))
+	ps, err := c.plan(ctx, testRepo, app, objects(t, ns, docs))
 	if err != nil {
 		t.Fatal(err)
 	}

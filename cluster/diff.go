@@ -25,6 +25,10 @@ const (
 	ActionUpdate    Action = "update"
 	ActionDelete    Action = "delete"
 	ActionUnchanged Action = "unchanged"
+	// ActionConflict is a rendered object whose live object another app
+	// or repository owns: apply refuses it, and the diff shows who owns
+	// it and nothing of its content.
+	ActionConflict Action = "conflict"
 )
 
 // ObjectDiff is the diff of one object.
@@ -47,13 +51,16 @@ type ObjectDiff struct {
 	// Error is why the API server refused the object, object first.
 	Error string `json:"error,omitempty"`
 	// Live is the object as the cluster has it, nil when it does not
-	// exist; for policies that judge a change against the live state.
-	// Never printed: a Secret's live values are in it.
+	// exist or another app or repository owns it (ActionConflict); for
+	// policies that judge a change against the live state. Never printed:
+	// a Secret's live values are in it.
 	Live *unstructured.Unstructured `json:"-"`
 }
 
 // DiffSet is the live diff of one app.
 type DiffSet struct {
+	// Repository is the app's repository, lower-cased.
+	Repository string `json:"repository"`
 	// App is the app's name.
 	App string `json:"app"`
 	// Objects are sorted in apply order: CRDs, Namespaces, then by kind,
@@ -70,7 +77,9 @@ type Counts struct {
 	Update    int `json:"update"`
 	Delete    int `json:"delete"`
 	Unchanged int `json:"unchanged"`
-	Errors    int `json:"errors"`
+	// Conflict counts the objects another app or repository owns.
+	Conflict int `json:"conflict"`
+	Errors   int `json:"errors"`
 }
 
 // Counts counts the set's objects by action; an object in error counts
@@ -87,6 +96,8 @@ func (s *DiffSet) Counts() Counts {
 			c.Update++
 		case o.Action == ActionDelete:
 			c.Delete++
+		case o.Action == ActionConflict:
+			c.Conflict++
 		default:
 			c.Unchanged++
 		}
@@ -103,33 +114,49 @@ func (s *DiffSet) HasChanges() bool {
 	return c.Create+c.Update+c.Delete > 0
 }
 
-// HasErrors reports whether any object, or the app, failed to diff.
-func (s *DiffSet) HasErrors() bool { return s.Counts().Errors > 0 }
+// HasErrors reports whether any object, or the app, failed to diff, or
+// conflicts with another owner (apply would refuse it).
+func (s *DiffSet) HasErrors() bool {
+	c := s.Counts()
+	return c.Errors+c.Conflict > 0
+}
 
 // DiffOptions tune a diff.
 type DiffOptions struct {
+	// Repository is the identity of the app's repository, "owner/name"
+	// (compared case-insensitively; LocalRepository for the CLI). It
+	// selects the app's inventory and decides which live objects are the
+	// app's own. Required: a diff without it fails with ErrNoRepository.
+	Repository string
 	// Context is the number of unchanged lines around each change in the
 	// unified diffs.
 	Context int
 }
 
-// DefaultDiffOptions returns the options of the PR comment and the CLI.
-func DefaultDiffOptions() DiffOptions { return DiffOptions{Context: 3} }
+// DefaultDiffOptions returns the options of the PR comment and the CLI
+// for repo's apps.
+func DefaultDiffOptions(repo string) DiffOptions { return DiffOptions{Repository: repo, Context: 3} }
 
 // ErrEmptyRender is returned (and set on a DiffSet) when an app rendered
 // no objects but owns some: applying it would prune everything, which only
 // an app with AllowEmpty may do.
 var ErrEmptyRender = errors.New("render is empty; refusing to prune every object of the app (set allowEmpty to allow)")
 
-// Diff computes what applying objs for app would do: a server-side apply
-// dry-run of every object with gantry's field manager, compared with the
-// live object, and a deletion for every inventory object no longer
-// rendered. Objects the API server rejects carry their error; the returned
-// error is for failures of the whole app (cluster unreachable, inventory
-// unreadable).
+// Diff computes what applying objs for the app of opts.Repository would
+// do: a server-side apply dry-run of every object with gantry's field
+// manager, compared with the live object, and a deletion for every
+// inventory object no longer rendered. Objects the API server rejects
+// carry their error; objects another app or repository owns are
+// ActionConflict, with none of their content. The returned error is for
+// failures of the whole app (cluster unreachable, inventory unreadable,
+// no repository).
 func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.Unstructured, opts DiffOptions) (*DiffSet, error) {
-	set := &DiffSet{App: app.Name}
-	inv, err := c.Inventory(ctx, app.Name)
+	repo := normalRepository(opts.Repository)
+	if repo == "" {
+		return nil, fmt.Errorf("diff app %s: %w", app.Name, ErrNoRepository)
+	}
+	set := &DiffSet{Repository: repo, App: app.Name}
+	inv, err := c.Inventory(ctx, repo, app.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +164,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 		set.Error = ErrEmptyRender.Error()
 		return set, nil
 	}
-	ps, err := c.plan(ctx, app, objs)
+	ps, err := c.plan(ctx, repo, app, objs)
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +182,15 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 		return nil, err
 	}
 	if app.PruneEnabled() {
-		targets, err := c.pruneTargets(ctx, app.Name, inv, refsOf(ps))
+		targets, err := c.pruneTargets(ctx, repo, app.Name, inv, refsOf(ps))
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range targets {
 			d := ObjectDiff{Object: t.ref, Action: ActionDelete, Live: t.live}
 			if t.keep != "" {
-				d.Action, d.Note = ActionUnchanged, "not deleted: "+t.keep
+				// Another owner's object is no input for this app's policies.
+				d.Action, d.Note, d.Live = ActionUnchanged, "not deleted: "+t.keep, nil
 			} else {
 				d.Diff, d.Changed = render(t.live, nil, opts.Context), []string{"(deleted)"}
 			}
@@ -177,6 +205,12 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 // live object.
 func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts DiffOptions) ObjectDiff {
 	d := ObjectDiff{Object: p.ref, Action: ActionCreate, Live: p.live}
+	if p.conflict != "" {
+		// Nothing of the live object: not its content, not even whether the
+		// dry-run of the rendered one would change it.
+		d.Action, d.Note, d.Live = ActionConflict, conflictNote(p.conflict), nil
+		return d
+	}
 	if p.live != nil {
 		d.Action = ActionUpdate
 	}
@@ -184,31 +218,73 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 		d.Error = scrub(p.err.Error(), secretValues(p.desired, p.live))
 		return d
 	}
-	if p.pending != "" {
-		d.Note = "not dry-run: " + p.pending
-		after := normalize(applyPreview(p.live, p.desired))
-		if p.live != nil {
+	secret := isSecret(p.ref) && p.live != nil
+	if secret {
+		d.Note = secretNote
+	}
+	if p.pending != "" || (secret && immutable(p.live)) {
+		if p.pending != "" {
+			d.Note = joinNotes(d.Note, "not dry-run: "+p.pending)
+		} else {
+			d.Note = joinNotes(d.Note, "not dry-run: the live Secret is immutable, and apply fails if any value changed")
+		}
+		desired := p.desired
+		if isSecret(p.ref) {
+			desired = foldStringData(desired)
+		}
+		after := normalize(applyPreview(p.live, desired))
+		if p.live != nil && p.pending != "" {
 			d.Note += fmt.Sprintf("; compared with the live %s object", p.live.GetAPIVersion())
 		}
-		d.Diff = render(normalize(p.live), after, opts.Context)
-		d.Changed = changedPaths(objectOf(normalize(p.live)), after.Object)
+		compare(&d, normalize(p.live), after, opts)
 		return d
 	}
-	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
+	desired := p.desired
+	if secret {
+		// The dry-run's outcome must not depend on whether a rendered value
+		// equals the live one (a field conflict or an immutable field would
+		// tell): it is sent with every value replaced by one placeholder.
+		desired = placeholderSecret(desired)
+	}
+	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force, DryRun: []string{metav1.DryRunAll},
 	})
 	if err != nil {
 		d.Error = scrub((&ObjectError{Ref: p.ref, Op: "dry-run", Err: err}).Error(), secretValues(p.desired, p.live))
 		return d
 	}
-	before, after := normalize(p.live), normalize(res)
+	compare(&d, normalize(p.live), normalize(res), opts)
+	return d
+}
+
+// secretNote tells a reviewer what the diff of an existing Secret shows.
+const secretNote = "Secret values are neither shown nor compared: the diff shows keys added and removed, never whether a value changed"
+
+// compare sets the action, changed fields and diff of d from the
+// normalized live and desired objects. Secrets are compared with their
+// values masked (see maskSecrets), so nothing of the result depends on a
+// value.
+func compare(d *ObjectDiff, before, after *unstructured.Unstructured, opts DiffOptions) {
+	if isSecret(d.Object) {
+		before, after = maskSecrets(before, after)
+	}
 	if before != nil && equal(before, after) {
 		d.Action = ActionUnchanged
-		return d
+		return
 	}
 	d.Changed = changedPaths(objectOf(before), after.Object)
-	d.Diff = render(before, after, opts.Context)
-	return d
+	d.Diff = unified(toYAML(before), toYAML(after), opts.Context)
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func objectOf(u *unstructured.Unstructured) map[string]any {
@@ -227,10 +303,6 @@ func render(before, after *unstructured.Unstructured, context int) string {
 	return unified(toYAML(before), toYAML(after), context)
 }
 
-// unquoteMarkers shows the mask markers as in the PR comment, without the
-// quotes YAML puts around a string holding ": ".
-var unquoteMarkers = strings.NewReplacer("'"+maskBefore+"'", maskBefore, "'"+maskAfter+"'", maskAfter)
-
 func toYAML(u *unstructured.Unstructured) string {
 	if u == nil {
 		return ""
@@ -239,7 +311,7 @@ func toYAML(u *unstructured.Unstructured) string {
 	if err != nil {
 		return fmt.Sprintf("# cannot show as YAML: %v\n", err)
 	}
-	return unquoteMarkers.Replace(string(b))
+	return string(b)
 }
 
 // unified returns the diff of two texts without file headers.

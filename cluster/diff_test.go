@@ -63,7 +63,7 @@ func TestDiffActions(t *testing.T) {
 	ctx := context.Background()
 	ns := cluster.Namespace(t)
 	c, app := newClient(t), newApp(ns)
-	set, err := c.Diff(ctx, app, objects(t, ns, v1Docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, v1Docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,17 +73,17 @@ func TestDiffActions(t *testing.T) {
 	if d := cmp.Diff(want, actions(set)); d != "" {
 		t.Fatalf("first diff (-want +got):\n%s", d)
 	}
-	if _, err := c.Apply(ctx, app, objects(t, ns, v1Docs), ApplyOptions{Prune: true}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, v1Docs), ApplyOptions{Repository: testRepo, Prune: true}); err != nil {
 		t.Fatal(err)
 	}
-	set, err = c.Diff(ctx, app, objects(t, ns, v1Docs), DefaultDiffOptions())
+	set, err = c.Diff(ctx, app, objects(t, ns, v1Docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if set.HasChanges() {
 		t.Fatalf("diff right after apply has changes: %+v", set.Objects)
 	}
-	set, err = c.Diff(ctx, app, objects(t, ns, v2Docs), DefaultDiffOptions())
+	set, err = c.Diff(ctx, app, objects(t, ns, v2Docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestDiffActions(t *testing.T) {
 		t.Errorf("deletion diff does not show the live object:\n%s", del.Diff)
 	}
 	// The diff is what apply does.
-	cs, err := c.Apply(ctx, app, objects(t, ns, v2Docs), ApplyOptions{Prune: true})
+	cs, err := c.Apply(ctx, app, objects(t, ns, v2Docs), ApplyOptions{Repository: testRepo, Prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,27 +164,33 @@ kind: Secret
 metadata: {name: rejected, labels: {"bad label": ` + values[4] + `}}
 stringData: {x: ` + values[4] + `}
 `
-	createSet, err := c.Diff(ctx, app, objects(t, ns, before), DefaultDiffOptions())
+	createSet, err := c.Diff(ctx, app, objects(t, ns, before), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Apply(ctx, app, objects(t, ns, before), ApplyOptions{}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, before), ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatal(err)
 	}
-	set, err := c.Diff(ctx, app, objects(t, ns, after), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, after), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := find(set, "Secret/"+ns+"/creds")
+	// Every value is shown with the same mask, changed or not; only the
+	// added key is a change.
 	for _, want := range []string{
-		"-  password: (before: hidden)\n+  password: (after: hidden, changed)\n",
+		"   password: (hidden)\n",
 		"+  signing: (hidden)\n",
-		"kubectl.kubernetes.io/last-applied-configuration: (before: hidden)",
-		"kubectl.kubernetes.io/last-applied-configuration: (after: hidden, changed)",
 	} {
 		if !strings.Contains(d.Diff, want) {
 			t.Errorf("secret diff lacks %q:\n%s", want, d.Diff)
 		}
+	}
+	if d.Action != ActionUpdate || !cmp.Equal(d.Changed, []string{"data.signing"}) || !strings.Contains(d.Note, "never whether a value changed") {
+		t.Errorf("secret diff: action %s changed %v note %q; want update of data.signing, with the note", d.Action, d.Changed, d.Note)
+	}
+	if strings.Contains(d.Diff, "changed") || strings.Contains(d.Diff, "before:") {
+		t.Errorf("the diff tells a changed value apart:\n%s", d.Diff)
 	}
 	if strings.Contains(d.Diff, "token") && !strings.Contains(d.Diff, "token: (hidden)") {
 		t.Errorf("unchanged key not masked:\n%s", d.Diff)
@@ -205,7 +211,7 @@ stringData: {x: ` + values[4] + `}
 			}
 		}
 	}
-	if !strings.Contains(out.String(), "keys changed: password") {
+	if !strings.Contains(out.String(), "keys changed: signing") {
 		t.Errorf("summary does not name the changed key:\n%s", out.String())
 	}
 }
@@ -237,7 +243,7 @@ kind: Widget
 metadata: {name: w}
 spec: {size: 3}
 `
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,14 +254,14 @@ spec: {size: 3}
 	if w := find(set, "Widget/"+ns+"/w"); !strings.Contains(w.Note, "CustomResourceDefinition") || !strings.Contains(w.Diff, "+  size: 3") {
 		t.Errorf("custom resource: note %q diff:\n%s", w.Note, w.Diff)
 	}
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 	if err != nil {
 		t.Fatalf("apply: %v (%+v)", err, cs)
 	}
 	if d := cmp.Diff(map[string]string{"CustomResourceDefinition/widgets." + ns + ".gantry.test": "created", "Widget/" + ns + "/w": "created"}, changes(cs)); d != "" {
 		t.Fatalf("apply (-want +got):\n%s", d)
 	}
-	set, err = c.Diff(ctx, app, objects(t, ns, strings.Replace(docs, "size: 3", "size: 4", 1)), DefaultDiffOptions())
+	set, err = c.Diff(ctx, app, objects(t, ns, strings.Replace(docs, "size: 3", "size: 4", 1)), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +288,7 @@ kind: ConfigMap
 metadata: {name: inside}
 data: {k: v}
 `
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +301,7 @@ data: {k: v}
 	t.Cleanup(func() {
 		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +333,7 @@ apiVersion: gantry.test/v1
 kind: Unknown
 metadata: {name: nothing}
 `
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +348,7 @@ metadata: {name: nothing}
 	if !set.HasErrors() {
 		t.Error("HasErrors is false")
 	}
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Prune: true})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo, Prune: true})
 	if err == nil {
 		t.Fatal("apply of an invalid object succeeded")
 	}
@@ -364,7 +370,7 @@ func TestConflictWithAnotherFieldManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {owner: ours}\n"
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +379,7 @@ func TestConflictWithAnotherFieldManager(t *testing.T) {
 		t.Fatalf("conflict not shown: %q", e)
 	}
 	app.Force = true
-	set, err = c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err = c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +453,7 @@ kind: ConfigMap
 metadata: {name: existing}
 data: {k: v}
 `
-	if _, err := c.Apply(ctx, app, objects(t, ns, before), ApplyOptions{}); err != nil {
+	if _, err := c.Apply(ctx, app, objects(t, ns, before), ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatal(err)
 	}
 	denyForbiddenConfigMaps(t, ns)
@@ -465,7 +471,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: allowed}
 `
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatalf("one denied object failed the whole diff: %v", err)
 	}
@@ -501,7 +507,7 @@ metadata: {name: allowed}
 	if !strings.Contains(text.String(), "! ConfigMap/"+ns+"/denied: error\n    error: ConfigMap/"+ns+"/denied dry-run failed:") {
 		t.Errorf("text output does not show the denial:\n%s", text.String())
 	}
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Prune: true})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo, Prune: true})
 	if !errors.Is(err, ErrApplyFailed) {
 		t.Fatalf("apply of denied objects: %v, want ErrApplyFailed", err)
 	}
@@ -575,7 +581,7 @@ func TestCRDWhoseVersionChanged(t *testing.T) {
 		_ = c.dynamic.Resource(gvr).Delete(context.Background(), "gadgets."+ns+".gantry.test", metav1.DeleteOptions{})
 	})
 	old := gadgetsCRD(false) + "---\napiVersion: {{ns}}.gantry.test/v1alpha1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 3}\n"
-	if cs, err := c.Apply(ctx, app, objects(t, ns, old), ApplyOptions{}); err != nil {
+	if cs, err := c.Apply(ctx, app, objects(t, ns, old), ApplyOptions{Repository: testRepo}); err != nil {
 		t.Fatalf("apply at v1alpha1: %v (%+v)", err, cs)
 	}
 	// Someone else's field on the live object: neither the diff nor apply
@@ -599,7 +605,7 @@ func TestCRDWhoseVersionChanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			docs := gadget(tt.spec)
-			set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+			set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -624,14 +630,14 @@ func TestCRDWhoseVersionChanged(t *testing.T) {
 	// The diff said update for the version alone: apply agrees, as the
 	// object's managed fields move to v1.
 	docs := gadget("{size: 3}")
-	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{})
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 	if err != nil {
 		t.Fatalf("apply at v1: %v (%+v)", err, cs)
 	}
 	if d := cmp.Diff(map[string]string{crdName: "configured", "Gadget/" + ns + "/g": "configured"}, changes(cs)); d != "" {
 		t.Fatalf("apply (-want +got):\n%s", d)
 	}
-	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions())
+	set, err := c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,15 @@
 // the staged server-side apply with its inventory and prune, the wait for
 // health, and the per-app locks.
 //
+// Everything gantry keeps in a cluster is scoped by repository and app:
+// inventories and locks are named after both (see RepositoryHash), and
+// every applied object carries the app label and the repository's label
+// and annotation. A live object another app or repository owns is a
+// conflict (ActionConflict): not read for the diff or for policies, not
+// applied, not pruned. Secrets are masked in every output and compared
+// with their values masked, so no plan depends on a Secret value (see
+// mask.go). Locks never expire; they live as long as their pull request.
+//
 // Every verb takes the rendered objects as plain
 // []*unstructured.Unstructured and returns plain data (DiffSet, ChangeSet,
 // Health) that the bot and the CLI format with WriteDiff and WriteApply.

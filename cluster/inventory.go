@@ -11,21 +11,26 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The inventory of an app is a ConfigMap named InventoryPrefix+app in the
-// client's SystemNamespace of the target cluster. A ConfigMap and not a
-// Secret: it holds object references only, never content; and not a custom
-// resource: it works on a cluster where gantry's CRDs are not installed,
-// with RBAC limited to one namespace. 1,500 references take about 100 KB,
-// far below the 1 MiB object limit.
+// The inventory of an app is a ConfigMap in the client's SystemNamespace
+// of the target cluster, named InventoryPrefix, the repository's hash and
+// the app (see recordName), labelled with the app and the repository's
+// hash and annotated with the repository: two repositories with an app of
+// the same name have two inventories. A ConfigMap and not a Secret: it
+// holds object references only, never content; and not a custom resource:
+// it works on a cluster where gantry's CRDs are not installed, with RBAC
+// limited to one namespace. 1,500 references take about 100 KB, far below
+// the 1 MiB object limit.
 const (
 	InventoryPrefix = "gantry-inventory-"
 	inventoryKey    = "objects"
 	inventoryLabel  = "gantry.dev/inventory"
 )
 
-// Inventory is what an app owns in a cluster: every object gantry applied
-// for it and has not deleted since.
+// Inventory is what an app of a repository owns in a cluster: every object
+// gantry applied for it and has not deleted since.
 type Inventory struct {
+	// Repository is the owning repository, "owner/name" lower-cased.
+	Repository string `json:"repository"`
 	// App is the app's name.
 	App string `json:"app"`
 	// Objects are sorted in apply order.
@@ -39,17 +44,25 @@ type Inventory struct {
 // inventory since it was read; read it again and retry.
 var ErrInventoryConflict = errors.New("inventory changed since it was read")
 
-// Inventory reads an app's inventory; an app never applied has an empty
-// one.
-func (c *Client) Inventory(ctx context.Context, app string) (*Inventory, error) {
-	cm, err := c.typed.CoreV1().ConfigMaps(c.opts.SystemNamespace).Get(ctx, InventoryPrefix+app, metav1.GetOptions{})
+// Inventory reads the inventory of repo's app; an app never applied has
+// an empty one. An inventory whose annotation names another repository (a
+// hash collision, or a hand-made ConfigMap) is an error, never used.
+func (c *Client) Inventory(ctx context.Context, repo, app string) (*Inventory, error) {
+	if normalRepository(repo) == "" {
+		return nil, fmt.Errorf("read inventory of app %s: %w", app, ErrNoRepository)
+	}
+	ns, name := c.opts.SystemNamespace, recordName(InventoryPrefix, repo, app)
+	cm, err := c.typed.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return &Inventory{App: app}, nil
+		return &Inventory{Repository: normalRepository(repo), App: app}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ConfigMap/%s/%s%s read inventory: %w", c.opts.SystemNamespace, InventoryPrefix, app, err)
+		return nil, fmt.Errorf("ConfigMap/%s/%s read inventory: %w", ns, name, err)
 	}
-	inv := &Inventory{App: app, resourceVersion: cm.ResourceVersion}
+	if got := cm.Annotations[RepositoryAnnotation]; normalRepository(got) != normalRepository(repo) || cm.Labels[AppLabel] != app {
+		return nil, fmt.Errorf("ConfigMap/%s/%s read inventory of app %s of %s: %w", ns, name, app, normalRepository(repo), errForeignRecord)
+	}
+	inv := &Inventory{Repository: normalRepository(repo), App: app, resourceVersion: cm.ResourceVersion}
 	if s := cm.Data[inventoryKey]; s != "" {
 		if err := json.Unmarshal([]byte(s), &inv.Objects); err != nil {
 			return nil, fmt.Errorf("ConfigMap/%s/%s decode inventory: %w", cm.Namespace, cm.Name, err)
@@ -58,20 +71,30 @@ func (c *Client) Inventory(ctx context.Context, app string) (*Inventory, error) 
 	return inv, nil
 }
 
+// errForeignRecord is a record in the system namespace, found under the
+// name of one app of one repository, that belongs to another.
+var errForeignRecord = errors.New("the record belongs to another app or repository")
+
 // WriteInventory stores inv, failing with ErrInventoryConflict when the
 // inventory changed since inv was read. On success inv carries the new
 // version, so it can be written again.
 func (c *Client) WriteInventory(ctx context.Context, inv *Inventory) error {
+	if normalRepository(inv.Repository) == "" {
+		return fmt.Errorf("write inventory of app %s: %w", inv.App, ErrNoRepository)
+	}
 	sortRefs(inv.Objects)
 	b, err := json.Marshal(inv.Objects)
 	if err != nil {
 		return err
 	}
 	ns := c.opts.SystemNamespace
+	labels := ownerLabels(inv.Repository, inv.App)
+	labels[inventoryLabel] = "true"
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: InventoryPrefix + inv.App, Namespace: ns, ResourceVersion: inv.resourceVersion,
-			Labels: map[string]string{AppLabel: inv.App, inventoryLabel: "true"},
+			Name: recordName(InventoryPrefix, inv.Repository, inv.App), Namespace: ns, ResourceVersion: inv.resourceVersion,
+			Labels:      labels,
+			Annotations: map[string]string{RepositoryAnnotation: normalRepository(inv.Repository)},
 		},
 		Data: map[string]string{inventoryKey: string(b)},
 	}

@@ -24,13 +24,18 @@ type planned struct {
 	// pending says why the object cannot be sent to the API server before
 	// apply creates what it depends on (its CRD or its namespace).
 	pending string
-	err     error
+	// conflict names the other owner of the live object (see
+	// foreignOwner); the object is then neither dry-run, applied nor
+	// shown, and live is nil so nothing of its content is used.
+	conflict string
+	err      error
 }
 
-// plan prepares the rendered objects of app and reads their live state
-// with one LIST per kind and namespace. Errors of single objects are kept
-// on them; the error returned is for the whole app.
-func (c *Client) plan(ctx context.Context, app config.App, objs []*unstructured.Unstructured) ([]*planned, error) {
+// plan prepares the rendered objects of repo's app, marked with their
+// owner, and reads their live state with one LIST per kind and namespace.
+// Errors of single objects are kept on them; the error returned is for the
+// whole app.
+func (c *Client) plan(ctx context.Context, repo string, app config.App, objs []*unstructured.Unstructured) ([]*planned, error) {
 	ns := app.Namespace
 	if ns == "" {
 		ns = "default"
@@ -54,12 +59,7 @@ func (c *Client) plan(ctx context.Context, app config.App, objs []*unstructured.
 	ps := make([]*planned, 0, len(objs))
 	for _, o := range objs {
 		d := o.DeepCopy()
-		labels := d.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[AppLabel] = app.Name
-		d.SetLabels(labels)
+		markOwner(d, repo, app.Name)
 		p := &planned{desired: d}
 		ps = append(ps, p)
 		gvk := d.GroupVersionKind()
@@ -105,7 +105,12 @@ func (c *Client) plan(ctx context.Context, app config.App, objs []*unstructured.
 		return nil, err
 	}
 	for _, p := range ps {
-		if p.err != nil {
+		if p.err == nil {
+			claim(p, repo, app.Name)
+		}
+	}
+	for _, p := range ps {
+		if p.err != nil || p.conflict != "" {
 			continue
 		}
 		if p.pending == "" && p.ref.Namespace != "" && namespaces[p.ref.Namespace] && !c.namespaceLive(ps, p.ref.Namespace) {
@@ -119,11 +124,22 @@ func (c *Client) plan(ctx context.Context, app config.App, objs []*unstructured.
 	return ps, nil
 }
 
+// claim checks that the live object of p is the app's own or no one's; for
+// an object another app or repository owns it records the conflict, drops
+// the live object and reports true.
+func claim(p *planned, repo, app string) bool {
+	if owner := foreignOwner(p.live, repo, app); owner != "" {
+		p.conflict, p.live = owner, nil
+		return true
+	}
+	return false
+}
+
 // namespaceLive reports whether the planned Namespace ns exists.
 func (c *Client) namespaceLive(ps []*planned, ns string) bool {
 	for _, p := range ps {
 		if isNamespace(p.ref) && p.ref.Name == ns {
-			return p.live != nil
+			return p.live != nil || p.conflict != ""
 		}
 	}
 	return true

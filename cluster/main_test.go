@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 	os.Exit(localcluster.Main(m, localcluster.Options{Controllers: true}, &cluster))
 }
 
+// testRepo is the repository identity of the tests that need one
+// repository only.
+const testRepo = "acme/gitops"
+
 var appCount atomic.Int64
 
 // newApp returns an app with a name of its own, defaulting to ns.

@@ -1,79 +1,128 @@
 package cluster
 
 import (
+	"cmp"
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// The markers that stand in for a Secret's values. A reviewer sees which
-// keys exist and which changed, never a value.
+// A Secret's values never leave the cluster side, and nothing gantry
+// shows may depend on them: a pull request must not be able to test a
+// guessed value by rendering it and reading the plan. Every value of a
+// Secret (data, stringData, and the last-applied annotation that copies
+// them) is shown as maskHidden, and Secrets are compared with their values
+// so masked on both sides. A reviewer sees which keys a Secret has, and
+// which keys are added or removed; never a value, and never whether a
+// value changed.
 const (
 	maskHidden  = "(hidden)"
-	maskBefore  = "(before: hidden)"
-	maskAfter   = "(after: hidden, changed)"
 	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	// placeholder stands in for every value of a Secret sent to a dry-run
+	// over an existing Secret (see placeholderSecret).
+	placeholder = "gantry-dry-run-placeholder"
 )
 
-// maskSecrets replaces, in copies of before and after (either may be nil),
-// every value a Secret can leak through: data, stringData and the
-// last-applied annotation. A key whose value differs gets the before and
-// after markers, so the diff still shows that it changed.
+// maskSecrets returns copies of before and after (either may be nil) with
+// every value a Secret can leak through replaced by maskHidden: the values
+// of data and stringData, and the last-applied annotation as a whole. Keys
+// are kept, so added and removed keys still show.
 func maskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
-	if before != nil {
-		before = before.DeepCopy()
-	}
-	if after != nil {
-		after = after.DeepCopy()
-	}
-	for _, field := range []string{"data", "stringData"} {
-		maskMaps(field, before, after)
-	}
-	maskMaps("metadata.annotations."+lastApplied, before, after)
-	return before, after
+	return maskSecret(before), maskSecret(after)
 }
 
-// maskMaps masks the values under one field of both objects. A field path
-// with dots names a nested string (the last-applied annotation) that is
-// masked as a whole.
-func maskMaps(field string, before, after *unstructured.Unstructured) {
-	path := strings.Split(field, ".")
-	if len(path) > 1 {
-		path = []string{"metadata", "annotations", lastApplied}
-		b, bok := nestedString(before, path)
-		a, aok := nestedString(after, path)
-		switch {
-		case bok && aok && a != b:
-			_ = unstructured.SetNestedField(before.Object, maskBefore, path...)
-			_ = unstructured.SetNestedField(after.Object, maskAfter, path...)
+// maskSecret is maskSecrets for one object.
+func maskSecret(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if u == nil {
+		return nil
+	}
+	u = u.DeepCopy()
+	for _, field := range []string{"data", "stringData"} {
+		switch m := u.Object[field].(type) {
+		case map[string]any:
+			for k := range m {
+				m[k] = maskHidden
+			}
+		case nil:
 		default:
-			if bok {
-				_ = unstructured.SetNestedField(before.Object, maskHidden, path...)
+			u.Object[field] = maskHidden // not a map: the API server rejects it, and shows nothing
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		if a, ok := md["annotations"].(map[string]any); ok {
+			if _, ok := a[lastApplied]; ok {
+				a[lastApplied] = maskHidden
 			}
-			if aok {
-				_ = unstructured.SetNestedField(after.Object, maskHidden, path...)
-			}
-		}
-		return
-	}
-	bm := nestedMap(before, field)
-	am := nestedMap(after, field)
-	for k, bv := range bm {
-		if av, ok := am[k]; ok && av != bv {
-			bm[k], am[k] = maskBefore, maskAfter
-			continue
-		}
-		bm[k] = maskHidden
-		if _, ok := am[k]; ok {
-			am[k] = maskHidden
 		}
 	}
-	for k := range am {
-		if _, ok := bm[k]; !ok {
-			am[k] = maskHidden
+	return u
+}
+
+// placeholderSecret returns a copy of a desired Secret with every value of
+// data and stringData replaced by a placeholder, for a dry-run whose
+// outcome must not depend on the rendered values. The keys whose content
+// the API server validates get the smallest valid content instead.
+func placeholderSecret(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	if m, ok := u.Object["data"].(map[string]any); ok {
+		for k := range m {
+			m[k] = base64.StdEncoding.EncodeToString([]byte(placeholderFor(k)))
 		}
 	}
+	if m, ok := u.Object["stringData"].(map[string]any); ok {
+		for k := range m {
+			m[k] = placeholderFor(k)
+		}
+	}
+	if ann := u.GetAnnotations(); ann != nil {
+		if _, ok := ann[lastApplied]; ok {
+			ann[lastApplied] = placeholder
+			u.SetAnnotations(ann)
+		}
+	}
+	return u
+}
+
+// placeholderFor is the placeholder of one key: valid content for the
+// keys of the docker config Secret types, which the API server parses.
+func placeholderFor(key string) string {
+	switch key {
+	case ".dockerconfigjson":
+		return `{"auths":{}}`
+	case ".dockercfg":
+		return `{}`
+	}
+	return placeholder
+}
+
+// foldStringData returns a copy of a desired Secret with its stringData
+// moved into data, base64-encoded, as the API server stores it.
+func foldStringData(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	sd, ok := u.Object["stringData"].(map[string]any)
+	if !ok {
+		return u
+	}
+	data, _ := u.Object["data"].(map[string]any)
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range sd {
+		if s, ok := v.(string); ok {
+			data[k] = base64.StdEncoding.EncodeToString([]byte(s))
+		}
+	}
+	u.Object["data"] = data
+	delete(u.Object, "stringData")
+	return u
+}
+
+// immutable reports whether a live Secret is immutable.
+func immutable(u *unstructured.Unstructured) bool {
+	b, _, _ := unstructured.NestedBool(u.Object, "immutable")
+	return b
 }
 
 func nestedMap(u *unstructured.Unstructured, field string) map[string]any {
@@ -102,7 +151,7 @@ func secretValues(objs ...*unstructured.Unstructured) []string {
 		}
 	}
 	for _, u := range objs {
-		if u == nil {
+		if u == nil || !isSecret(RefOf(u)) {
 			continue
 		}
 		for _, v := range nestedMap(u, "data") {
@@ -123,6 +172,8 @@ func secretValues(objs ...*unstructured.Unstructured) []string {
 			add(s)
 		}
 	}
+	// Longest first, so a value holding another is replaced whole.
+	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	return out
 }
 

@@ -23,8 +23,9 @@ var serverMetadata = []string{
 	"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds",
 }
 
-// normalize returns a copy of u without status and the server-set
-// metadata, the form in which a live object and a dry-run result are
+// normalize returns a copy of u without status, the server-set metadata
+// and gantry's bookkeeping marks (AppliedAnnotation, the repository's
+// label and annotation), the form in which a live object and a dry-run result are
 // compared. Both sides come from the API server, so defaults and webhook
 // mutations are already on both.
 func normalize(u *unstructured.Unstructured) *unstructured.Unstructured {
@@ -37,8 +38,14 @@ func normalize(u *unstructured.Unstructured) *unstructured.Unstructured {
 		for _, f := range serverMetadata {
 			delete(md, f)
 		}
+		// gantry's bookkeeping, the same on every object of a repository:
+		// the hash of the applied object and the repository's marks.
 		if a, ok := md["annotations"].(map[string]any); ok {
 			delete(a, AppliedAnnotation)
+			delete(a, RepositoryAnnotation)
+		}
+		if l, ok := md["labels"].(map[string]any); ok {
+			delete(l, RepositoryLabel)
 		}
 		for _, f := range []string{"annotations", "labels"} {
 			if m, ok := md[f].(map[string]any); ok && len(m) == 0 {

@@ -96,13 +96,13 @@ func summary(d ObjectDiff) string {
 	return s + " (" + strings.Join(names, ", ") + ")"
 }
 
-var actionMark = map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionDelete: "-", ActionUnchanged: "="}
+var actionMark = map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionDelete: "-", ActionUnchanged: "=", ActionConflict: "x"}
 
 func writeDiffText(w io.Writer, sets []*DiffSet) error {
 	var b strings.Builder
 	for _, s := range sets {
 		c := s.Counts()
-		fmt.Fprintf(&b, "app %s: %d create, %d update, %d delete, %d unchanged, %d errors\n", s.App, c.Create, c.Update, c.Delete, c.Unchanged, c.Errors)
+		fmt.Fprintf(&b, "app %s: %d create, %d update, %d delete, %d unchanged, %d conflicts, %d errors\n", s.App, c.Create, c.Update, c.Delete, c.Unchanged, c.Conflict, c.Errors)
 		if s.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", s.Error)
 		}

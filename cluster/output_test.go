@@ -29,6 +29,7 @@ func diffSets() []*DiffSet {
 			{Object: ref("ConfigMap", "web", "kept"), Action: ActionUnchanged, Note: "not deleted: annotated gantry.dev/prune: disabled"},
 			{Object: ref("ConfigMap", "web", "old"), Action: ActionDelete, Changed: []string{"(deleted)"}, Diff: "-apiVersion: v1\n-kind: ConfigMap\n"},
 			{Object: ref("ConfigMap", "web", "same"), Action: ActionUnchanged},
+			{Object: ref("ConfigMap", "web", "theirs"), Action: ActionConflict, Note: conflictNote(`app "web" of repository "other/gitops"`)},
 			{Object: ref("Secret", "web", "creds"), Action: ActionUpdate, Changed: []string{"data.password", "data.token"},
 				Diff: " data:\n-  password: (before: hidden)\n+  password: (after: hidden, changed)\n"},
 			{Object: ObjectRef{Group: "example.com", Version: "v1", Kind: "Widget", Namespace: "web", Name: "w"}, Action: ActionCreate,

@@ -23,9 +23,10 @@ type pruneTarget struct {
 
 // pruneTargets returns the objects of inv that are not rendered and still
 // exist, each with the reason prune keeps it, if any: the opt-out
-// annotation, or another owner (the app label names another app, or the
-// object is not labelled by gantry at all).
-func (c *Client) pruneTargets(ctx context.Context, app string, inv *Inventory, rendered []ObjectRef) ([]pruneTarget, error) {
+// annotation, or another owner (the labels name another app or another
+// repository, or the object is not labelled as repo's app's at all). The
+// live object of a target kept for another owner is not returned.
+func (c *Client) pruneTargets(ctx context.Context, repo, app string, inv *Inventory, rendered []ObjectRef) ([]pruneTarget, error) {
 	gone := minus(inv.Objects, rendered)
 	out := make([]*pruneTarget, len(gone))
 	var mu sync.Mutex
@@ -53,11 +54,11 @@ func (c *Client) pruneTargets(ctx context.Context, app string, inv *Inventory, r
 				return nil
 			}
 			t := &pruneTarget{ref: r, live: normalize(u), uid: u.GetUID()}
-			switch owner := u.GetLabels()[AppLabel]; {
+			switch {
+			case !ownedBy(u, repo, app):
+				t.keep, t.live = "owned by "+ownerOf(u, repo, app), nil
 			case u.GetAnnotations()[PruneAnnotation] == PruneDisabled:
 				t.keep = PruneAnnotation + ": " + PruneDisabled
-			case owner != app:
-				t.keep = "owned by app " + quoteOr(owner, "(none)")
 			case u.GetDeletionTimestamp() != nil:
 				t.keep = "already being deleted"
 			}
@@ -78,11 +79,18 @@ func (c *Client) pruneTargets(ctx context.Context, app string, inv *Inventory, r
 	return ts, nil
 }
 
-func quoteOr(s, empty string) string {
-	if s == "" {
-		return empty
+// ownedBy reports whether u carries the marks of repo's app: the app
+// label, the repository's hash label and its annotation.
+func ownedBy(u *unstructured.Unstructured, repo, app string) bool {
+	return u.GetLabels()[AppLabel] == app && foreignOwner(u, repo, app) == ""
+}
+
+// ownerOf describes who owns u, for an object that is not repo's app's.
+func ownerOf(u *unstructured.Unstructured, repo, app string) string {
+	if owner := foreignOwner(u, repo, app); owner != "" {
+		return owner
 	}
-	return `"` + s + `"`
+	return "no app (not labelled by gantry)"
 }
 
 // prune deletes the targets not kept, in parallel, with background

@@ -44,7 +44,7 @@ func TestApplyWaitsForHealthyRollout(t *testing.T) {
 	ctx := context.Background()
 	ns := cluster.Namespace(t)
 	c, app := newClient(t), newApp(ns)
-	cs, err := c.Apply(ctx, app, objects(t, ns, deploymentDocs("web", false)), ApplyOptions{Wait: true, Health: WaitOptions{Timeout: 60 * time.Second, Interval: 250 * time.Millisecond}})
+	cs, err := c.Apply(ctx, app, objects(t, ns, deploymentDocs("web", false)), ApplyOptions{Repository: testRepo, Wait: true, Health: WaitOptions{Timeout: 60 * time.Second, Interval: 250 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestWaitReportsRolloutThatNeverBecomesReady(t *testing.T) {
 	ns := cluster.Namespace(t)
 	c, app := newClient(t), newApp(ns)
 	start := time.Now()
-	cs, err := c.Apply(ctx, app, objects(t, ns, deploymentDocs("broken", true)), ApplyOptions{Wait: true, Health: WaitOptions{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}})
+	cs, err := c.Apply(ctx, app, objects(t, ns, deploymentDocs("broken", true)), ApplyOptions{Repository: testRepo, Wait: true, Health: WaitOptions{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

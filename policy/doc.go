@@ -49,6 +49,18 @@
 // data.inventory.cluster[groupVersion][kind][name]: the known live objects
 // overlaid with the rendered ones, minus the ones being deleted.
 //
+// # Secrets
+//
+// A repository's policy sets (Trust Repository) see every core Secret with
+// its values masked, in every input above (the conftest document,
+// gantry's input.object and input.live, Gatekeeper's review objects and
+// data.inventory): each key of data and stringData is kept with the value
+// "(hidden)", and the last-applied annotation is "(hidden)". Such a set can
+// require keys, never read or test a value. Trusted sets see the values.
+// Every finding's message and metadata, and every evaluation error, of
+// every set, is scrubbed of the Secret values of the input (raw, base64
+// and decoded), so a policy that echoes a value publishes "(hidden)".
+//
 // # Gantry's own policies
 //
 // Packages named gantry or gantry.* are always evaluated, in every set,
@@ -57,7 +69,9 @@
 //
 //	{
 //	  "object":    the rendered object (for a delete, the object deleted),
-//	  "live":      the object in the cluster, or null,
+//	  "live":      the object in the cluster, or null (also for an object
+//	               another app or repository owns: gantry does not read it
+//	               for this app),
 //	  "action":    "create" | "update" | "delete" | "unchanged",
 //	  "app":       the app's name,
 //	  "cluster":   the cluster's name,

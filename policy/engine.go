@@ -99,23 +99,34 @@ func newStore(data map[string]any) (storage.Store, error) {
 	return inmem.NewFromObject(m), nil
 }
 
-// Evaluate judges every object with every policy set. Evaluation errors do
-// not stop the others: they are in Result.Errors and joined in the returned
+// Evaluate judges every object with every policy set. Repository sets see
+// Secrets with their values masked, and every message and error is
+// scrubbed of Secret values (see SecretMask). Evaluation errors do not
+// stop the others: they are in Result.Errors and joined in the returned
 // error; the error is also non-nil when ctx ends.
 func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
-	prepared := make([]preparedObject, len(in.Objects))
-	for i, o := range in.Objects {
-		p, err := prepareObject(o)
-		if err != nil {
-			return Result{}, fmt.Errorf("evaluate policies: object %d (%s:%d): %w", i, o.File, o.Line, err)
-		}
-		prepared[i] = p
+	masked, hasSecrets := maskedInput(in)
+	views := [2]*view{{in: in}, {in: masked}}
+	if !hasSecrets {
+		views[1] = views[0]
 	}
-	var w *world
-	if e.hasConstraints() {
-		var err error
-		if w, err = buildWorld(in, e.needsInventory()); err != nil {
-			return Result{}, fmt.Errorf("evaluate policies: %w", err)
+	for _, v := range views {
+		if v.prepared != nil {
+			continue
+		}
+		v.prepared = make([]preparedObject, len(v.in.Objects))
+		for i, o := range v.in.Objects {
+			p, err := prepareObject(o)
+			if err != nil {
+				return Result{}, fmt.Errorf("evaluate policies: object %d (%s:%d): %w", i, o.File, o.Line, err)
+			}
+			v.prepared[i] = p
+		}
+		if e.hasConstraints() {
+			var err error
+			if v.world, err = buildWorld(v.in, e.needsInventory()); err != nil {
+				return Result{}, fmt.Errorf("evaluate policies: %w", err)
+			}
 		}
 	}
 	pr := prValue(in.PR)
@@ -133,7 +144,11 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
 		o := &outs[i]
 		obj := in.Objects[i]
 		for _, s := range e.sets {
-			fs, errs, n := e.evalSet(ctx, s, obj, prepared[i], pr, w)
+			v := views[0]
+			if s.src.Trust == Repository {
+				v = views[1]
+			}
+			fs, errs, n := e.evalSet(ctx, s, v.in.Objects[i], v.prepared[i], pr, v.world)
 			o.findings = append(o.findings, fs...)
 			o.errs = append(o.errs, errs...)
 			o.exceptions += n
@@ -156,8 +171,25 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
 		r.Errors = append(r.Errors, o.errs...)
 		r.Exceptions += o.exceptions
 	}
+	if hasSecrets {
+		sc := scrubber{values: secretValues(in)}
+		for i := range r.Findings {
+			sc.finding(&r.Findings[i])
+		}
+		for _, e := range r.Errors {
+			sc.evalError(e)
+		}
+	}
 	sortFindings(r.Findings)
 	return r, r.Err()
+}
+
+// view is the input as one kind of policy set sees it: whole for trusted
+// sets, with Secrets masked for repository sets.
+type view struct {
+	in       Input
+	prepared []preparedObject
+	world    *world
 }
 
 // preparedObject holds an object's values converted once for every query.

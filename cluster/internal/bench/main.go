@@ -163,7 +163,7 @@ func child(cmd string, args []string) error {
 		if err != nil {
 			return err
 		}
-		set, err := c.Diff(ctx, app, objs, cluster.DefaultDiffOptions())
+		set, err := c.Diff(ctx, app, objs, cluster.DefaultDiffOptions(cluster.LocalRepository))
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func child(cmd string, args []string) error {
 		if err != nil {
 			return err
 		}
-		cs, err := c.Apply(ctx, app, objs, cluster.ApplyOptions{Prune: true})
+		cs, err := c.Apply(ctx, app, objs, cluster.ApplyOptions{Repository: cluster.LocalRepository, Prune: true})
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,11 @@ func newDiffCmd() *cobra.Command {
 		Long: `Diff renders each app and compares it with the live cluster through a
 server-side apply dry-run (field manager gantry): exactly what apply would
 do. Objects in the app's inventory that are no longer rendered show as
-deletions. Secret values are never shown.`,
+deletions. Secret values are never shown, nor compared: a Secret whose values
+alone change shows as unchanged. Objects another app or repository owns (by
+their gantry.dev/app and gantry.dev/repository marks) show as conflicts,
+without their content. --repository names the identity the cluster's
+records are kept under (default "local", a repository of its own).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := cluster.ParseFormat(output)
@@ -48,7 +52,7 @@ deletions. Secret values are never shown.`,
 				if r.err != nil {
 					continue
 				}
-				set, err := c.Diff(cmd.Context(), r.app, r.objects, cluster.DefaultDiffOptions())
+				set, err := c.Diff(cmd.Context(), r.app, r.objects, cluster.DefaultDiffOptions(cf.repository))
 				if err != nil {
 					return exitWith(ExitError, fmt.Errorf("diff app %s: %w", r.app.Name, err))
 				}
@@ -91,7 +95,9 @@ manager gantry) in stages: CRDs, then Namespaces, waited for, then the
 rest. The app's inventory in the cluster records what it owns. With
 --prune, objects that left the desired state are deleted (for apps whose
 .gantry.yaml allows prune, and never after an empty render unless the app
-says allowEmpty). With --wait, apply waits for the objects to be healthy.`,
+says allowEmpty). With --wait, apply waits for the objects to be healthy.
+Every object is labelled with the app and --repository (default "local");
+an object another app or repository owns fails and is left as it is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := cluster.ParseFormat(output)
@@ -109,7 +115,7 @@ says allowEmpty). With --wait, apply waits for the objects to be healthy.`,
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			opts := cluster.DefaultApplyOptions()
+			opts := cluster.DefaultApplyOptions(cf.repository)
 			opts.Prune, opts.Wait = prune, wait
 			var sets []*cluster.ChangeSet
 			code := ExitOK
