@@ -14,6 +14,10 @@ const (
 	DefaultNamespace = "default"
 	// DefaultListen is the server's HTTP address.
 	DefaultListen = ":8080"
+	// DefaultWebListen is the pages' address: loopback only.
+	DefaultWebListen = "127.0.0.1:8081"
+	// DefaultMetricsListener serves /metrics beside the webhooks.
+	DefaultMetricsListener = MetricsOnWebhook
 	// DefaultGitHubURL is github.com's REST API root.
 	DefaultGitHubURL = "https://api.github.com/"
 	// DefaultResyncInterval is how often resync runs.

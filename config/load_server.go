@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -46,6 +47,8 @@ func (s *Server) resolvePaths(dir string) {
 	}
 	abs(&s.GitHub.PrivateKeyFile)
 	abs(&s.GitHub.WebhookSecretFile)
+	abs(&s.Web.TokenFile)
+	abs(&s.Metrics.TokenFile)
 	for i := range s.Clusters {
 		abs(&s.Clusters[i].Kubeconfig)
 	}
@@ -164,6 +167,8 @@ func validateServer(d *decoder, s *Server) {
 			}
 		}
 	}
+	validateEndpoints(d, s)
+	validateGrants(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if d.has("resyncInterval") && s.ResyncInterval.D() < 10e9 {
 		d.errAt("resyncInterval", "%s is too short: at least 10s", s.ResyncInterval.D())
@@ -183,6 +188,7 @@ func (s *Server) applyDefaults() {
 	if s.DefaultCluster == "" && len(s.Clusters) == 1 {
 		s.DefaultCluster = s.Clusters[0].Name
 	}
+	s.defaultEndpoints()
 	for i := range s.Clusters {
 		if s.Clusters[i].KubeVersion == "" {
 			s.Clusters[i].KubeVersion = KubeLibraryVersion()
@@ -244,4 +250,36 @@ func (s *Server) clusterNames() []string {
 		names[i] = c.Name
 	}
 	return names
+}
+
+// validateGrants checks the repositories' grants: each matches something,
+// names configured clusters, and every glob parses.
+func validateGrants(d *decoder, s *Server) {
+	for i, g := range s.Repositories {
+		f := fmt.Sprintf("repositories[%d]", i)
+		if len(g.Match) == 0 {
+			d.errAt(f+".match", "missing: the repositories this grants to, as owner/name globs")
+		}
+		if len(g.Clusters) == 0 {
+			d.errAt(f+".clusters", "missing: the clusters these repositories may target (\"*\" for all)")
+		}
+		for j, c := range g.Clusters {
+			if c != "*" && s.cluster(c) == nil {
+				d.errAt(fmt.Sprintf("%s.clusters[%d]", f, j), "%q is not one of the clusters (%s)%s", c, quoteList(s.clusterNames()), didYouMean(c, s.clusterNames()))
+			}
+		}
+		for _, l := range []struct {
+			field string
+			globs []string
+		}{{"match", g.Match}, {"namespaces", g.Namespaces}, {"kinds", g.Kinds}, {"clusterKinds", g.ClusterKinds}} {
+			for j, glob := range l.globs {
+				if _, err := path.Match(glob, ""); err != nil || glob == "" {
+					d.errAt(fmt.Sprintf("%s.%s[%d]", f, l.field, j), "%q is not a valid glob", glob)
+				}
+				if l.field == "match" && strings.Count(glob, "/") != 1 {
+					d.errAt(fmt.Sprintf("%s.match[%d]", f, j), "%q must be owner/name (globs allowed: acme/*, */*)", glob)
+				}
+			}
+		}
+	}
 }

@@ -61,6 +61,16 @@ func TestParseServerErrors(t *testing.T) {
 			"server.yaml:10:5: permissions[2]: grants to nobody: give users, teams or minRole",
 			"server.yaml:11:17: resyncInterval: 1s is too short: at least 10s",
 		},
+	}, {
+		name: "repository grants",
+		yaml: good + "clusters: [{name: prod, inCluster: true}]\nrepositories:\n  - {match: [acme], clusters: [prd], kinds: ['[']}\n  - {namespaces: [web]}\n",
+		want: []string{
+			`server.yaml:4:14: repositories[0].match[0]: "acme" must be owner/name (globs allowed: acme/*, */*)`,
+			`server.yaml:4:32: repositories[0].clusters[0]: "prd" is not one of the clusters ("prod") (did you mean "prod"?)`,
+			`server.yaml:4:46: repositories[0].kinds[0]: "[" is not a valid glob`,
+			"server.yaml:5:5: repositories[1].match: missing: the repositories this grants to, as owner/name globs",
+			`server.yaml:5:5: repositories[1].clusters: missing: the clusters these repositories may target ("*" for all)`,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +104,9 @@ func TestParseServerDefaults(t *testing.T) {
 		Drift:          DriftDefaults{Mode: DriftPR, Debounce: Duration(30 * time.Second)},
 		Discovery:      Discovery{Roots: []string{"apps", "clusters"}},
 		Permissions:    DefaultPermissions(),
+		Web:            Web{Listen: DefaultWebListen},
+		Metrics:        Metrics{Listener: DefaultMetricsListener},
+		State:          State{Cluster: "only"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -18,6 +18,13 @@ type Server struct {
 	Policies []PolicySet `yaml:"policies"`
 	// Permissions say who may run which command on which apps.
 	Permissions []Permission `yaml:"permissions"`
+	// Repositories grant each repository (or owner, by glob) the clusters,
+	// namespaces and kinds its apps may reach. A repository that no grant
+	// matches reaches nothing: its plans fail and say so.
+	Repositories []RepositoryGrant `yaml:"repositories"`
+	// PolicyOverrides say which denies `/gantry approve-policies` may
+	// override.
+	PolicyOverrides PolicyOverrides `yaml:"policyOverrides"`
 	// ResyncInterval is how often open PRs, locks, base heads and clusters
 	// are reconciled with what should be. Default: 5m.
 	ResyncInterval Duration `yaml:"resyncInterval"`
@@ -28,6 +35,12 @@ type Server struct {
 	Discovery Discovery `yaml:"discovery"`
 	// PullRequests says which pull requests are processed.
 	PullRequests PullRequests `yaml:"pullRequests"`
+	// Web is the listener of the read-only pages of recent runs and locks.
+	Web Web `yaml:"web"`
+	// Metrics says where /metrics is served and whether it needs a token.
+	Metrics Metrics `yaml:"metrics"`
+	// State says where the records every replica shares are kept.
+	State State `yaml:"state"`
 
 	// File is where the configuration was read from.
 	File string `yaml:"-"`
@@ -129,4 +142,82 @@ type PullRequests struct {
 	// Forks processes pull requests from forks (diff and policy only; a
 	// fork's pull request never applies). Default: false.
 	Forks bool `yaml:"forks"`
+}
+
+// Web is the listener of the read-only pages. The pages show full diffs of
+// private repositories and live cluster content, so they are served apart
+// from the webhook port: on loopback by default, and anywhere else only
+// behind a bearer token.
+type Web struct {
+	// Disabled turns the pages off. Default: false.
+	Disabled bool `yaml:"disabled"`
+	// Listen is the pages' address. Default: DefaultWebListen, loopback
+	// only (reach it with a port-forward).
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token every page request must present.
+	// Required when Listen is not loopback-only.
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// The listeners /metrics may be served on.
+const (
+	// MetricsOnWebhook serves /metrics beside /webhooks, where a
+	// Prometheus scraping the pod's port finds it.
+	MetricsOnWebhook = "webhook"
+	// MetricsOnWeb serves /metrics on the pages' listener.
+	MetricsOnWeb = "web"
+	// MetricsOff serves no /metrics.
+	MetricsOff = "off"
+)
+
+// MetricsListeners lists the values of Metrics.Listener.
+var MetricsListeners = []string{MetricsOnWebhook, MetricsOnWeb, MetricsOff}
+
+// Metrics says where the Prometheus metrics are served. They hold counts
+// only, never repository content, so a token is optional.
+type Metrics struct {
+	// Listener is webhook, web or off. Default: DefaultMetricsListener.
+	Listener string `yaml:"listener"`
+	// TokenFile, when set, holds a bearer token /metrics requires.
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// State says where the records every replica shares are kept, such as the
+// webhook deliveries already seen.
+type State struct {
+	// Cluster names the cluster holding the records, in gantry's system
+	// namespace. Default: DefaultCluster. With neither, each replica
+	// remembers deliveries in its own memory only.
+	Cluster string `yaml:"cluster"`
+}
+
+// RepositoryGrant gives the repositories it matches the clusters,
+// namespaces and kinds their apps may reach. Several matching grants add
+// up.
+type RepositoryGrant struct {
+	// Match are "owner/name" globs (path.Match, case-insensitive):
+	// "acme/gitops", "acme/*".
+	Match []string `yaml:"match"`
+	// Clusters are cluster names; "*" is every configured cluster.
+	Clusters []string `yaml:"clusters"`
+	// Namespaces are globs of the namespaces namespaced objects may be in
+	// (and an app's default namespace). Empty: none.
+	Namespaces []string `yaml:"namespaces"`
+	// Kinds are the namespaced kinds allowed, as "Kind" for the core group
+	// or "Kind.group" ("Deployment.apps"), globs allowed ("*.apps", "*").
+	// Default: every namespaced kind.
+	Kinds []string `yaml:"kinds"`
+	// ClusterKinds are the cluster-scoped kinds allowed, written as Kinds
+	// ("Namespace", "ClusterRole.rbac.authorization.k8s.io"). Default:
+	// none — cluster-scoped objects reach beyond the granted namespaces.
+	ClusterKinds []string `yaml:"clusterKinds"`
+}
+
+// PolicyOverrides say which policy denies an approval may override.
+type PolicyOverrides struct {
+	// AllowOwnerless lets anyone whom the permissions allow
+	// approve-policies override the denies of policy sets that name no
+	// owners, the repository's own policies included. Default: false —
+	// only denies of sets with owners can be overridden, by those owners.
+	AllowOwnerless bool `yaml:"allowOwnerless"`
 }
