@@ -3,18 +3,23 @@ package bot
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gantryops/gantry/render"
 )
 
 // Metrics are gantry's Prometheus metrics, on a registry of their own so
 // that tests and several servers in one process do not collide.
 type Metrics struct {
 	Registry   *prometheus.Registry
-	Deliveries *prometheus.CounterVec   // by event and outcome
+	Deliveries *prometheus.CounterVec   // by event (a fixed set, "other", "unverified") and outcome
 	Jobs       *prometheus.CounterVec   // by kind and result
 	JobSeconds *prometheus.HistogramVec // by kind
 	QueueDepth prometheus.GaugeFunc
 	RateLimit  prometheus.GaugeFunc
 	FirstCheck prometheus.Histogram // webhook received to checks in progress
+	// Abandoned counts renders abandoned at their deadline (render.Abandoned):
+	// each still runs to its end in the background.
+	Abandoned prometheus.CounterFunc
 }
 
 // NewMetrics registers the metrics; depth and remaining report the queue's
@@ -22,7 +27,7 @@ type Metrics struct {
 func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gantry_webhook_deliveries_total", Help: "Webhook deliveries by event and outcome.",
+		Name: "gantry_webhook_deliveries_total", Help: "Webhook deliveries by event (unverified before the signature check, other for events gantry does not name) and outcome.",
 	}, []string{"event", "outcome"})
 	m.Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gantry_jobs_total", Help: "Jobs run, by kind and result.",
@@ -40,7 +45,10 @@ func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	m.RateLimit = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gantry_github_rate_limit_remaining", Help: "GitHub's last reported rate-limit budget (-1 unknown).",
 	}, func() float64 { return float64(remaining()) })
-	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit,
+	m.Abandoned = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gantry_renders_abandoned_total", Help: "Renders abandoned at their deadline; each keeps running in the background until it ends.",
+	}, func() float64 { return float64(render.Abandoned()) })
+	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,10 +1,13 @@
 package bot
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"embed"
 	"html/template"
 	"net/http"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,16 +15,16 @@ import (
 )
 
 // runLog keeps the latest runs for the read-only pages: a diff too large
-// for a comment is read there in full.
+// for a comment is read there in full. A run's id is random, so knowing one
+// run's address tells nothing about another's.
 type runLog struct {
 	mu   sync.Mutex
 	max  int
-	next int
 	runs []run
 }
 
 type run struct {
-	ID     int
+	ID     string
 	Job    Job
 	At     time.Time
 	Report report.Report
@@ -33,8 +36,7 @@ func newRunLog(max int) *runLog { return &runLog{max: max} }
 func (l *runLog) add(j Job, rep report.Report, parts []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.next++
-	l.runs = append(l.runs, run{ID: l.next, Job: j, At: time.Now(), Report: rep, Parts: parts})
+	l.runs = append(l.runs, run{ID: rand.Text(), Job: j, At: time.Now(), Report: rep, Parts: parts})
 	if len(l.runs) > l.max {
 		l.runs = l.runs[len(l.runs)-l.max:]
 	}
@@ -50,7 +52,7 @@ func (l *runLog) list() []run {
 	return out
 }
 
-func (l *runLog) get(id int) (run, bool) {
+func (l *runLog) get(id string) (run, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range l.runs {
@@ -87,7 +89,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		for _, l := range locks {
-			data.Locks = append(data.Locks, lockRow{Cluster: cc.Name, App: l.App, Holder: l.Holder, Expires: l.Expires})
+			data.Locks = append(data.Locks, lockRow{Cluster: cc.Name, Repository: l.Repository, App: l.App, Holder: l.Holder, Renewed: l.Renewed})
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -97,14 +99,13 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 }
 
 type lockRow struct {
-	Cluster, App, Holder, Error string
-	Expires                     time.Time
+	Cluster, Repository, App, Holder, Error string
+	Renewed                                 time.Time
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	run, ok := s.runs.get(id)
-	if err != nil || !ok {
+	run, ok := s.runs.get(r.PathValue("id"))
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}
@@ -112,4 +113,38 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	if err := pages.ExecuteTemplate(w, "run.html", run); err != nil {
 		s.log.Error("render run page", "err", err)
 	}
+}
+
+// requireToken serves h only to requests that present token as
+// "Authorization: Bearer TOKEN" (the scheme in any case); an empty token lets every request through
+// (a loopback-only listener). The comparison is of SHA-256 sums in
+// constant time, so neither the token's bytes nor its length leak through
+// timing.
+func requireToken(token []byte, h http.Handler) http.Handler {
+	if len(token) == 0 {
+		return h
+	}
+	want := sha256.Sum256(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !strings.EqualFold(scheme, "Bearer") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gantry"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageHeaders keeps the pages to themselves: no scripts, no framing, no
+// referrer carrying a run's address elsewhere, no caching by proxies.
+func pageHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
 }

@@ -1,11 +1,14 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,20 +19,68 @@ import (
 // at 25 MB.
 const MaxWebhookBody = 25 << 20
 
+// The event label of a delivery whose signature was not verified: nothing
+// an unauthenticated sender writes reaches a metric.
+const eventUnverified = "unverified"
+
+// The event label of a verified delivery of an event gantry does not name.
+const eventOther = "other"
+
+// metricEvents are the event names that become metric labels as they are;
+// every other verified event is counted as "other".
+var metricEvents = map[string]bool{
+	"ping": true, "pull_request": true, "issue_comment": true, "push": true,
+	"check_run": true, "check_suite": true, "installation": true, "installation_repositories": true,
+}
+
+// The outcomes a delivery is counted under.
+const (
+	outcomeRejected  = "rejected"  // bad method, headers, size, body or signature
+	outcomeDuplicate = "duplicate" // a delivery id seen before, by any replica
+	outcomeIgnored   = "ignored"   // verified, but nothing to do
+	outcomeQueued    = "queued"    // the queue accepted the job
+	outcomeRefused   = "refused"   // the queue refused the job (same job waiting, or shutting down)
+)
+
+// eventLabel is the metric label of a verified delivery's event header.
+func eventLabel(event string) string {
+	if metricEvents[event] {
+		return event
+	}
+	return eventOther
+}
+
+// DeliveryRecorder remembers webhook delivery ids where every replica sees
+// them; *cluster.Client is one.
+type DeliveryRecorder interface {
+	// RecordDelivery records id and reports whether it was new.
+	RecordDelivery(ctx context.Context, id string) (bool, error)
+}
+
 // Webhook is the POST /webhooks handler: it checks the signature before
 // anything else, ignores duplicate deliveries, routes the event and
-// answers 202 at once; the work happens in the queue.
+// answers 202 at once; the work happens in the queue. The body's read
+// deadline is the http.Server's ReadTimeout (see HTTPTimeouts).
 type Webhook struct {
 	// Secret is the webhook secret shared with GitHub.
 	Secret []byte
 	// Route configures routing.
 	Route RouteConfig
-	// Enqueue hands a job to the queue.
+	// Enqueue hands a job to the queue and reports whether it took it.
 	Enqueue func(Job) bool
+	// Deliveries records delivery ids across replicas. Nil: this
+	// process's memory only, which catches GitHub's retries to one replica
+	// but not to two.
+	Deliveries DeliveryRecorder
+	// RecordTimeout bounds recording a delivery in Deliveries; past it the
+	// delivery is judged by this process's memory. Default: 5s.
+	RecordTimeout time.Duration
 	// Log receives one line per delivery.
 	Log *slog.Logger
-	// Observe, when set, counts each delivery by event and outcome
-	// (rejected, duplicate, ignored, queued).
+	// Observe, when set, counts each delivery by event and outcome. The
+	// event is one of a fixed set of names, "other", or "unverified" for a
+	// delivery rejected before its signature was verified; the outcome is
+	// rejected, duplicate, ignored, queued or refused.
 	Observe func(event, outcome string)
 
 	once sync.Once
@@ -45,43 +96,68 @@ func (h *Webhook) init() {
 		if h.Observe == nil {
 			h.Observe = func(string, string) {}
 		}
+		if h.RecordTimeout <= 0 {
+			h.RecordTimeout = 5 * time.Second
+		}
 	})
+}
+
+// headerExcerpt quotes at most the first 64 bytes of an unauthenticated
+// header for a log line.
+func headerExcerpt(v string) string {
+	const max = 64
+	if len(v) > max {
+		return strconv.QuoteToASCII(v[:max]) + "…"
+	}
+	return strconv.QuoteToASCII(v)
 }
 
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
+	reject := func(code int, msg string) {
+		h.Observe(eventUnverified, outcomeRejected)
+		http.Error(w, msg, code)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "webhooks are POSTed", http.StatusMethodNotAllowed)
+		reject(http.StatusMethodNotAllowed, "webhooks are POSTed")
 		return
 	}
 	event, delivery := r.Header.Get(github.EventTypeHeader), r.Header.Get(github.DeliveryIDHeader)
 	if event == "" || delivery == "" {
-		http.Error(w, "missing X-GitHub-Event or X-GitHub-Delivery header", http.StatusBadRequest)
+		reject(http.StatusBadRequest, "missing X-GitHub-Event or X-GitHub-Delivery header")
 		return
 	}
-	log := h.Log.With("delivery", delivery, "event", event)
+	// Until the signature is verified, the headers are anyone's words:
+	// logged only as short quoted excerpts.
+	unverified := h.Log.With("delivery", headerExcerpt(delivery), "event", headerExcerpt(event), "remote", r.RemoteAddr)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			log.Warn("webhook rejected: body too large", "limit", MaxWebhookBody)
-			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-			return
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			unverified.Warn("webhook rejected: body too large", "limit", MaxWebhookBody)
+			reject(http.StatusRequestEntityTooLarge, "payload too large")
+		case errors.As(err, &netErr) && netErr.Timeout():
+			unverified.Warn("webhook rejected: body not received in time")
+			reject(http.StatusRequestTimeout, "body not received in time")
+		default:
+			reject(http.StatusBadRequest, "read body")
 		}
-		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
 	// ValidateSignature compares in constant time.
 	if err := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), body, h.Secret); err != nil {
-		log.Warn("webhook rejected: bad signature", "remote", r.RemoteAddr)
-		h.Observe(event, "rejected")
-		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		unverified.Warn("webhook rejected: bad signature")
+		reject(http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	if !h.seen.add(delivery) {
+	label := eventLabel(event)
+	log := h.Log.With("delivery", headerExcerpt(delivery), "event", headerExcerpt(event))
+	if !h.firstSeen(r.Context(), log, delivery) {
 		log.Info("duplicate delivery ignored")
-		h.Observe(event, "duplicate")
+		h.Observe(label, outcomeDuplicate)
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprintln(w, "duplicate delivery")
 		return
@@ -89,7 +165,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parsed, err := github.ParseWebHook(event, body)
 	if err != nil {
 		log.Info("event ignored", "reason", err.Error())
-		h.Observe(event, "ignored")
+		h.Observe(label, outcomeIgnored)
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "ignored: event not handled")
 		return
@@ -97,21 +173,45 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := Route(parsed, h.Route)
 	if d.Job == nil {
 		log.Info("event ignored", "reason", d.Ignore)
-		h.Observe(event, "ignored")
+		h.Observe(label, outcomeIgnored)
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "ignored: %s\n", d.Ignore)
 		return
 	}
 	d.Job.DeliveryID = delivery
 	d.Job.Received = time.Now()
-	h.Observe(event, "queued")
 	if !h.Enqueue(*d.Job) {
-		log.Info("job not queued (duplicate or shutting down)", "lane", d.Job.Lane(), "kind", d.Job.Kind)
-	} else {
-		log.Info("job queued", "lane", d.Job.Lane(), "kind", d.Job.Kind, "head", d.Job.HeadSHA)
+		log.Info("job not queued (the same job is waiting, or shutting down)", "lane", d.Job.Lane(), "kind", d.Job.Kind)
+		h.Observe(label, outcomeRefused)
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, "not queued: %s for %s is already waiting, or gantry is shutting down\n", d.Job.Kind, d.Job.Lane())
+		return
 	}
+	log.Info("job queued", "lane", d.Job.Lane(), "kind", d.Job.Kind, "head", d.Job.HeadSHA)
+	h.Observe(label, outcomeQueued)
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, "queued %s for %s\n", d.Job.Kind, d.Job.Lane())
+}
+
+// firstSeen records a verified delivery id and reports whether no replica
+// saw it before. This process's memory answers first; then the shared
+// record. When the shared record cannot be reached, memory alone decides:
+// a duplicate plan costs less than a lost one.
+func (h *Webhook) firstSeen(ctx context.Context, log *slog.Logger, delivery string) bool {
+	if !h.seen.add(delivery) {
+		return false
+	}
+	if h.Deliveries == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.RecordTimeout)
+	defer cancel()
+	isNew, err := h.Deliveries.RecordDelivery(ctx, delivery)
+	if err != nil {
+		log.Warn("delivery not recorded for the other replicas; judged by this one's memory", "err", err)
+		return true
+	}
+	return isNew
 }
 
 // recentSet remembers recently seen delivery ids, bounded in size and age.

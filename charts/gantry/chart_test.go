@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
@@ -63,7 +64,7 @@ func TestChartRendersAndTheAPIServerAcceptsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions())
+	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,5 +87,63 @@ func TestChartRefusesMissingSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("set %v: err = %v, want %q", tt.set, err, tt.want)
 		}
+	}
+}
+
+// TestChartPagesStayOnLoopbackWithoutAToken proves the chart serves the
+// pages beyond the pod's loopback only with a token Secret, and then
+// exposes them on a port of their own.
+func TestChartPagesStayOnLoopbackWithoutAToken(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		set        map[string]string
+		wantListen string
+		wantToken  bool
+		wantPort   bool
+	}{
+		{"default", nil, "127.0.0.1:8081", false, false},
+		{"with a token Secret", map[string]string{"web.tokenSecret": "gantry-web"}, ":8081", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			set := map[string]string{"github.appID": "42", "github.existingSecret": "gantry-github"}
+			for k, v := range tt.set {
+				set[k] = v
+			}
+			objs, _, err := render.Render(context.Background(), "../..", chartApp("gantry", set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg struct {
+				Web struct {
+					Listen    string `json:"listen"`
+					TokenFile string `json:"tokenFile"`
+				} `json:"web"`
+			}
+			ports := map[string]bool{}
+			for _, o := range objs {
+				switch o.GetKind() {
+				case "ConfigMap":
+					data, _, _ := unstructured.NestedString(o.Object, "data", "gantry.yaml")
+					if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
+						t.Fatal(err)
+					}
+				case "Service":
+					list, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+					for _, p := range list {
+						name, _, _ := unstructured.NestedString(p.(map[string]any), "name")
+						ports[name] = true
+					}
+				}
+			}
+			if cfg.Web.Listen != tt.wantListen || (cfg.Web.TokenFile != "") != tt.wantToken {
+				t.Errorf("web: %+v, want listen %q, token %v", cfg.Web, tt.wantListen, tt.wantToken)
+			}
+			if config.LoopbackOnly(cfg.Web.Listen) == tt.wantToken {
+				t.Errorf("web.listen %q: loopback-only is %v", cfg.Web.Listen, !tt.wantToken)
+			}
+			if ports["web"] != tt.wantPort {
+				t.Errorf("Service exposes the pages: %v, want %v", ports["web"], tt.wantPort)
+			}
+		})
 	}
 }
