@@ -49,7 +49,7 @@ type CheckOutput struct {
 // DiffCheck is the gantry/diff check: it fails only when the diff could
 // not be computed (render error, rejected object, cluster unreachable).
 func DiffCheck(r Report) CheckOutput {
-	r = r.Sorted()
+	r = r.prepared()
 	out := CheckOutput{Name: CheckDiff, Conclusion: Success}
 	t := r.Totals()
 	changing := 0
@@ -111,7 +111,7 @@ func appendProblem(as []Annotation, title string, p Problem) []Annotation {
 // PolicyCheck is the gantry/policy check: it fails on any deny, unless an
 // override was recorded; warnings keep it green but are annotated.
 func PolicyCheck(r Report) CheckOutput {
-	r = r.Sorted()
+	r = r.prepared()
 	out := CheckOutput{Name: CheckPolicy, Conclusion: Success}
 	d, w := r.Denies(), r.Warnings()
 	switch {
@@ -135,20 +135,29 @@ func PolicyCheck(r Report) CheckOutput {
 			out.Annotations = appendProblem(out.Annotations, "policy error", p)
 		}
 	}
-	if r.Override != nil && d > 0 && len(r.PolicyErrors) == 0 {
-		out.Conclusion = Success
-		out.Title += fmt.Sprintf(" · overridden by @%s: %s", r.Override.By, r.Override.Reason)
-		fmt.Fprintf(&b, "Policy denies overridden by @%s: %s\n\n", r.Override.By, r.Override.Reason)
+	if o := r.Override; o != nil && d > 0 && len(r.PolicyErrors) == 0 {
+		left := r.Uncovered()
+		if left == 0 {
+			out.Conclusion = Success
+			out.Title += fmt.Sprintf(" · overridden by @%s: %s", o.By, o.Reason)
+		} else {
+			out.Title += fmt.Sprintf(" · %d not covered by @%s's override", left, o.By)
+		}
+		fmt.Fprintf(&b, "%s\n\n", overrideText(*o, d-left, left))
 	}
 	b.WriteString("| app | object | severity | message | source |\n|---|---|---|---|---|\n")
 	for _, a := range r.Apps {
 		for _, f := range a.Findings {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Name, f.Ref(), f.Severity, strings.ReplaceAll(f.Message, "|", `\|`), location(f.File, f.Line))
+			sev := f.Severity
+			if f.Overridden {
+				sev += " (overridden)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Name, f.Ref(), sev, strings.ReplaceAll(f.Message, "|", `\|`), location(f.File, f.Line))
 			if f.File == "" {
 				continue
 			}
 			level := "warning"
-			if f.Severity == "deny" {
+			if f.Severity == "deny" && !f.Overridden {
 				level = "failure"
 			}
 			out.Annotations = append(out.Annotations, Annotation{Path: f.File, Line: max(f.Line, 1), Level: level,

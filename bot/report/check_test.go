@@ -43,10 +43,26 @@ func TestPolicyCheck(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"apps/web/prod/deploy.yaml:12": "failure", "apps/api/cm.yaml:1": "warning"}, levels); diff != "" {
 		t.Errorf("annotation levels (-want +got):\n%s", diff)
 	}
-	r.Override = &Override{By: "alice", Reason: "hotfix for INC-412"}
+	// An override that covers no deny changes nothing but says so.
+	r.Override = &Override{By: "alice", Reason: "hotfix for INC-412", Apps: []string{"api"}}
+	if none := PolicyCheck(r); none.Conclusion != Failure || !strings.Contains(none.Title, "1 not covered by @alice's override") {
+		t.Errorf("override covering nothing: %s %q", none.Conclusion, none.Title)
+	}
+	// Covering every deny turns the check green; the deny is no longer a
+	// failure annotation.
+	for i := range r.Apps {
+		for j := range r.Apps[i].Findings {
+			r.Apps[i].Findings[j].Overridden = r.Apps[i].Findings[j].Severity == "deny"
+		}
+	}
 	over := PolicyCheck(r)
 	if over.Conclusion != Success || !strings.Contains(over.Title, "overridden by @alice: hotfix for INC-412") {
 		t.Errorf("override: %s %q", over.Conclusion, over.Title)
+	}
+	for _, a := range over.Annotations {
+		if a.Level == "failure" {
+			t.Errorf("an overridden deny is still a failure annotation: %+v", a)
+		}
 	}
 	perr := PolicyCheck(Report{PolicyErrors: []Problem{{Message: "rego_parse_error: unexpected }", File: "policy/x.rego", Line: 4}}})
 	if perr.Conclusion != Failure || perr.Title != "policies could not be evaluated: 1 error" || len(perr.Annotations) != 1 || perr.Annotations[0].Path != "policy/x.rego" {

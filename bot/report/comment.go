@@ -12,13 +12,6 @@ import (
 // MaxCommentSize is GitHub's limit on a comment body.
 const MaxCommentSize = 65536
 
-// Marker opens gantry's summary comment, so it can be found and edited in
-// place; continuations carry PartMarker(n).
-const Marker = "<!-- gantry:pr-summary -->"
-
-// PartMarker marks continuation n (2, 3, …) of the summary.
-func PartMarker(n int) string { return fmt.Sprintf("<!-- gantry:pr-summary:part=%d -->", n) }
-
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
@@ -194,19 +187,20 @@ func objectBlock(app string, o Object, limit int) string {
 
 // Comment lays out the PR comment for r. It returns one body, or several
 // when the whole exceeds GitHub's limit: the first keeps the summary and
-// says how many continuations follow; continuations carry their own
-// marker and part number. No body exceeds MaxCommentSize, and no code
-// fence or <details> is ever split.
-func Comment(r Report) []string {
-	return comment(r, MaxCommentSize)
+// says how many continuations follow. Each body starts with mark(n), its
+// part number's marker (made by the caller, which alone can authenticate
+// it), so the parts can be found and edited in place. No body exceeds
+// MaxCommentSize, and no code fence or <details> is ever split.
+func Comment(r Report, mark func(part int) string) []string {
+	return comment(r, mark, MaxCommentSize)
 }
 
-func comment(r Report, limit int) []string {
-	r = r.Sorted()
+func comment(r Report, mark func(part int) string, limit int) []string {
+	r = r.prepared()
 	head := execute("head", struct {
 		Marker string
 		Report Report
-	}{Marker, r})
+	}{mark(1), r})
 	footer := "\n" + execute("footer", struct {
 		Report Report
 		Locks  string
@@ -227,8 +221,8 @@ func comment(r Report, limit int) []string {
 	}
 
 	// Reserve room in the first part for the "continued" note and in every
-	// continuation for its header.
-	const reserve = 200
+	// continuation for its header and marker.
+	reserve := 200 + len(mark(1000))
 	parts := []string{head}
 	budget := limit - len(footer) - reserve
 	for _, b := range blocks {
@@ -249,7 +243,7 @@ func comment(r Report, limit int) []string {
 			out[0] = p + footer
 			continue
 		}
-		out[i] = execute("part", map[string]any{"Marker": PartMarker(i + 1), "Part": i + 1, "Parts": len(parts), "HeadSHA": r.HeadSHA}) + p
+		out[i] = execute("part", map[string]any{"Marker": mark(i + 1), "Part": i + 1, "Parts": len(parts), "HeadSHA": r.HeadSHA}) + p
 	}
 	return out
 }

@@ -44,7 +44,7 @@ func TestCommentGolden(t *testing.T) {
 	}}
 	for name, r := range map[string]Report{"comment-typical.md": sampleReport(), "comment-errors.md": errored, "comment-empty.md": {HeadSHA: "0000000"}} {
 		t.Run(name, func(t *testing.T) {
-			parts := Comment(r)
+			parts := Comment(r, testMark)
 			if len(parts) != 1 {
 				t.Fatalf("%d parts, want 1", len(parts))
 			}
@@ -54,8 +54,8 @@ func TestCommentGolden(t *testing.T) {
 }
 
 func TestCommentSummaryFirst(t *testing.T) {
-	body := Comment(sampleReport())[0]
-	order := []string{Marker, "2 apps change · 1 policy failure", "| web-prod | prod | 0 | 2 | 1 | 1 | ❌ 1 deny |",
+	body := Comment(sampleReport(), testMark)[0]
+	order := []string{testMark(1), "2 apps change · 1 policy failure", "| web-prod | prod | 0 | 2 | 1 | 1 | ❌ 1 deny |",
 		"**Deletions:** `web-prod` deletes `ConfigMap web/legacy-flags`", "**Policy** — `deny` web-prod", "<details>", "🔒 `web-prod` is locked by this PR", "head 4f2c1a9"}
 	at := 0
 	for _, s := range order {
@@ -115,11 +115,11 @@ func TestCommentSplitsPastTheLimit(t *testing.T) {
 		}
 		r.Apps = append(r.Apps, app)
 	}
-	parts := Comment(r)
+	parts := Comment(r, testMark)
 	if len(parts) < 3 {
 		t.Fatalf("%d parts for ~%d KB of diffs, want several", len(parts), 300*40*2*35/1000)
 	}
-	if !strings.HasPrefix(parts[0], Marker) || !strings.Contains(parts[0], fmt.Sprintf("_Continued in %d more comments below._", len(parts)-1)) {
+	if !strings.HasPrefix(parts[0], testMark(1)) || !strings.Contains(parts[0], fmt.Sprintf("_Continued in %d more comments below._", len(parts)-1)) {
 		t.Errorf("first part lacks the marker or the continuation note:\n%s", parts[0][:500])
 	}
 	if !strings.Contains(parts[0], "| app-2 | prod | 0 | 100 | 0 | 0 | ✅ |") {
@@ -129,7 +129,7 @@ func TestCommentSplitsPastTheLimit(t *testing.T) {
 	name := regexp.MustCompile(`ConfigMap ns/(cm-\d+) · update`)
 	for i, p := range parts {
 		checkWellFormed(t, i, p)
-		if i > 0 && !strings.HasPrefix(p, PartMarker(i+1)) {
+		if i > 0 && !strings.HasPrefix(p, testMark(i+1)) {
 			t.Errorf("part %d does not start with its marker", i+1)
 		}
 		for _, m := range name.FindAllStringSubmatch(p, -1) {
@@ -152,7 +152,7 @@ func TestCommentFencesAndTruncation(t *testing.T) {
 		{Kind: "ConfigMap", Namespace: "n", Name: "readme", Action: Update, Diff: "+  doc: |\n+    ```sh\n+    make run\n+    ```\n"},
 		{Kind: "ConfigMap", Namespace: "n", Name: "huge", Action: Create, Diff: huge},
 	}}}}
-	parts := Comment(r)
+	parts := Comment(r, testMark)
 	for i, p := range parts {
 		checkWellFormed(t, i, p)
 	}
@@ -163,4 +163,60 @@ func TestCommentFencesAndTruncation(t *testing.T) {
 	if !regexp.MustCompile(`_\d+ more lines not shown`).MatchString(all) {
 		t.Error("an oversized diff is not truncated with a note")
 	}
+}
+
+// testMark stands in for the bot's sealed markers: as long as a real one,
+// so the splitting reserves the same room.
+func testMark(n int) string {
+	return fmt.Sprintf("<!-- gantry:part %s -->", strings.Repeat(fmt.Sprint(n%10), 60))
+}
+
+// FuzzComment: whatever a pull request or a cluster puts into names,
+// messages and diffs, every part fits GitHub's limit, opens with its own
+// marker and holds no other HTML comment outside code blocks, so nothing
+// can hide what follows or pass for a marker.
+func FuzzComment(f *testing.F) {
+	f.Add("web", "ConfigMap", "cm", "+a: b\n", "deny", 3)
+	f.Add("<!--", "Kind`", "name -->", "```\n<!-- x -->\n", "msg\n<!-- gantry:part x y -->", 200)
+	f.Add("a", "b", "c", strings.Repeat("+x\n", 5000), "", 40)
+	f.Fuzz(func(t *testing.T, app, kind, name, diff, msg string, objects int) {
+		objects = min(max(objects, 0), 40)
+		a := App{Name: app, Cluster: "c", Findings: []Finding{{Kind: kind, Name: name, File: name, Line: 1, Severity: "deny", Message: msg}},
+			Error: &Problem{Message: msg, File: name}}
+		for i := range objects {
+			a.Objects = append(a.Objects, Object{Kind: kind, Name: fmt.Sprintf("%s-%d", name, i), Action: Update, Diff: diff, Fields: []string{msg},
+				Error: &Problem{Message: msg}})
+		}
+		r := Report{HeadSHA: "abc", Apps: []App{a}, Errors: []Problem{{Message: msg}}, Override: &Override{By: name, Reason: msg}}
+		parts := comment(r, testMark, 20000)
+		for i, p := range parts {
+			if len(p) > 20000 {
+				t.Fatalf("part %d has %d bytes", i+1, len(p))
+			}
+			if !strings.HasPrefix(p, testMark(i+1)+"\n") {
+				t.Fatalf("part %d does not open with its marker", i+1)
+			}
+			if n := strings.Count(outsideFences(p), "<!--"); n != 1 {
+				t.Fatalf("part %d has %d HTML comments outside code blocks:\n%s", i+1, n, p)
+			}
+		}
+	})
+}
+
+// outsideFences drops the fenced code blocks of a markdown body.
+func outsideFences(s string) string {
+	var b strings.Builder
+	fence := ""
+	for _, line := range strings.Split(s, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case fence == "" && strings.HasPrefix(trimmed, "```"):
+			fence = trimmed[:len(trimmed)-len(strings.TrimLeft(trimmed, "`"))]
+		case fence != "" && strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, "`") == "":
+			fence = ""
+		case fence == "":
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }

@@ -21,6 +21,9 @@ const (
 	Update    Action = "update"
 	Delete    Action = "delete"
 	Unchanged Action = "unchanged"
+	// Conflict is an object whose live object another app or repository
+	// owns; it always carries an Error.
+	Conflict Action = "conflict"
 )
 
 // Report is everything one run found for one head commit.
@@ -79,9 +82,13 @@ type Finding struct {
 	App, Kind, Namespace, Name string
 	File                       string
 	Line                       int
-	Policy, Rule               string
-	Severity                   string // deny or warn
-	Message                    string
+	// Set is the policy set the rule belongs to.
+	Set          string
+	Policy, Rule string
+	Severity     string // deny or warn
+	Message      string
+	// Overridden is set on a deny that a recorded override covers.
+	Overridden bool
 }
 
 // Ref is the finding's object as "Kind namespace/name".
@@ -96,8 +103,14 @@ type Problem struct {
 	Line    int
 }
 
-// Override records who approved policy denies and why.
-type Override struct{ By, Reason string }
+// Override records who approved policy denies, why, and on what: only the
+// denies it covers (Overridden findings) stop failing the policy check.
+type Override struct {
+	By, Reason string
+	// Apps and Sets are what the override covers, as the approver's
+	// permissions and policy-set ownership allowed.
+	Apps, Sets []string
+}
 
 // Counts are an app's objects per action.
 type Counts struct{ Create, Update, Delete, Unchanged int }
@@ -125,7 +138,17 @@ func (a App) Counts() Counts {
 }
 
 // Denies and Warnings count the app's findings by severity.
-func (a App) Denies() int   { return countSeverity(a.Findings, "deny") }
+func (a App) Denies() int { return countSeverity(a.Findings, "deny") }
+
+// Uncovered counts the app's denies that no override covers.
+func (a App) Uncovered() (n int) {
+	for _, f := range a.Findings {
+		if f.Severity == "deny" && !f.Overridden {
+			n++
+		}
+	}
+	return n
+}
 func (a App) Warnings() int { return countSeverity(a.Findings, "warn") }
 
 func countSeverity(fs []Finding, sev string) int {
@@ -161,6 +184,14 @@ func (r Report) Totals() Counts {
 func (r Report) Denies() (n int) {
 	for _, a := range r.Apps {
 		n += a.Denies()
+	}
+	return n
+}
+
+// Uncovered counts deny findings over every app that no override covers.
+func (r Report) Uncovered() (n int) {
+	for _, a := range r.Apps {
+		n += a.Uncovered()
 	}
 	return n
 }
@@ -222,6 +253,84 @@ func (r Report) Sorted() Report {
 	return r
 }
 
+// prepared is r sorted for display, with every text that comes from a
+// pull request or a cluster made safe for markdown outside code blocks.
+func (r Report) prepared() Report {
+	r = r.Sorted()
+	r.Errors = defangProblems(r.Errors)
+	r.PolicyErrors = defangProblems(r.PolicyErrors)
+	if r.Override != nil {
+		o := *r.Override
+		o.By, o.Reason = Defang(o.By), Defang(o.Reason)
+		r.Override = &o
+	}
+	for i := range r.Apps {
+		a := &r.Apps[i]
+		a.Name, a.Cluster = Defang(a.Name), Defang(a.Cluster)
+		if a.Error != nil {
+			e := defangProblem(*a.Error)
+			a.Error = &e
+		}
+		for k := range a.Objects {
+			o := &a.Objects[k]
+			o.APIVersion, o.Kind, o.Namespace, o.Name = Defang(o.APIVersion), Defang(o.Kind), Defang(o.Namespace), Defang(o.Name)
+			o.Fields = defangAll(o.Fields)
+			o.SecretKeys = defangAll(o.SecretKeys)
+			if o.Error != nil {
+				e := defangProblem(*o.Error)
+				o.Error = &e
+			}
+		}
+		for k := range a.Findings {
+			f := &a.Findings[k]
+			f.Kind, f.Namespace, f.Name, f.File = Defang(f.Kind), Defang(f.Namespace), Defang(f.Name), Defang(f.File)
+			f.Set, f.Policy, f.Rule, f.Message = Defang(f.Set), Defang(f.Policy), Defang(f.Rule), Defang(f.Message)
+		}
+	}
+	return r
+}
+
+// Defang makes text from a pull request or a cluster (object names,
+// messages, file names) safe to show in markdown outside a code block: one
+// line, no HTML (so no comment that hides what follows, and no marker),
+// no backtick to break out of a code span. Diffs are not defanged: they
+// are shown in fences longer than any backtick run they hold.
+func Defang(s string) string {
+	if !strings.ContainsAny(s, "<>`\n\r") {
+		return s
+	}
+	return defanger.Replace(s)
+}
+
+var defanger = strings.NewReplacer("<", "&lt;", ">", "&gt;", "`", "'", "\r\n", " ", "\n", " ", "\r", " ")
+
+func defangAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = Defang(s)
+	}
+	return out
+}
+
+func defangProblem(p Problem) Problem {
+	p.Message, p.File = Defang(p.Message), Defang(p.File)
+	return p
+}
+
+func defangProblems(ps []Problem) []Problem {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Problem, len(ps))
+	for i, p := range ps {
+		out[i] = defangProblem(p)
+	}
+	return out
+}
+
 // plural writes "1 app" or "2 apps".
 func plural(n int, word string) string {
 	if n == 1 {
@@ -239,4 +348,37 @@ func shortSHA(s string) string {
 		return s[:7]
 	}
 	return s
+}
+
+// overrideText says who overrode which denies and which remain. The
+// reason is the approver's text, already made safe by the bot, shown in a
+// code span.
+func overrideText(o Override, covered, left int) string {
+	s := fmt.Sprintf("✅ Policy denies overridden by @%s: `%s`", o.By, o.Reason)
+	var scope []string
+	if len(o.Apps) > 0 {
+		scope = append(scope, "apps "+strings.Join(o.Apps, ", "))
+	}
+	if len(o.Sets) > 0 {
+		scope = append(scope, "policy sets "+strings.Join(o.Sets, ", "))
+	}
+	if len(scope) > 0 {
+		s += " (covers " + strings.Join(scope, "; ") + ")"
+	}
+	if left > 0 {
+		s = fmt.Sprintf("%s. ⛔ %s not covered: %s", s, plural(left, "deny"), "their app or policy set is outside what the approver may override")
+		if covered == 0 {
+			s = strings.Replace(s, "✅", "⚠️", 1)
+		}
+	}
+	return s
+}
+
+// OverrideSummary is the one-line account of r's override, "" without one.
+func (r Report) OverrideSummary() string {
+	if r.Override == nil {
+		return ""
+	}
+	left := r.Uncovered()
+	return overrideText(*r.Override, r.Denies()-left, left)
 }
