@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 
-.PHONY: all build test run bench kube-bin github-spec vet fmt clean-cache help
+.PHONY: all build test fuzz run bench kube-bin github-spec vet fmt clean-cache help
 
 all: build
 
@@ -79,8 +79,24 @@ vet: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 
-test: kube-bin github-spec vet ## set up everything and run every test
+test: kube-bin github-spec vet ## set up everything and run every test, then a short run of every fuzz target
 	GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) go test -count=1 -timeout 40m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Every fuzz target, as package:Target. Their seed corpora live under each
+# package's testdata/fuzz/ and run with every `go test`; `make fuzz` adds
+# FUZZTIME of new inputs each (longer on demand: make fuzz FUZZTIME=10m).
+FUZZ_TARGETS := \
+	./bot:FuzzParseComment ./bot:FuzzWebhook ./bot/marker:FuzzOpen ./bot/marker:FuzzQuote \
+	./bot/report:FuzzComment ./config:FuzzParseRepo ./render:FuzzPlainYAML \
+	./cluster:FuzzMaskSecrets ./fixtures/githubsim:FuzzNarrow
+FUZZTIME ?= 5s
+
+fuzz: ## run each fuzz target for FUZZTIME (default 5s)
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "== fuzz $$name ($$pkg, $(FUZZTIME))"; \
+	  GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
 
 SAMPLE := fixtures/repos/sample
 

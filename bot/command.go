@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/agnivade/levenshtein"
+
+	"github.com/gantryops/gantry/bot/marker"
 )
 
 // Verb is a `/gantry` comment command's name.
@@ -112,14 +114,14 @@ func parseCommand(args []string, line int) (Command, string) {
 		return Command{Verb: verb, Reason: strings.Join(rest, " "), Line: line}, ""
 	case VerbRevert:
 		if len(rest) > 0 {
-			return Command{}, fmt.Sprintf("`/gantry revert` takes no arguments (got `%s`).", strings.Join(rest, " "))
+			return Command{}, fmt.Sprintf("`/gantry revert` takes no arguments (got `%s`).", marker.Quote(strings.Join(rest, " ")))
 		}
 		return Command{Verb: verb, Line: line}, ""
 	}
 	if hint := suggestVerb(string(verb)); hint != "" {
-		return Command{}, fmt.Sprintf("`/gantry %s` is not a command%s", args[0], hint)
+		return Command{}, fmt.Sprintf("`/gantry %s` is not a command%s", marker.Quote(args[0]), hint)
 	}
-	return Command{}, fmt.Sprintf("`/gantry %s` is not a command.", args[0])
+	return Command{}, fmt.Sprintf("`/gantry %s` is not a command.", marker.Quote(args[0]))
 }
 
 func dedupe(apps []string) []string {

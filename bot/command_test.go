@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,4 +52,25 @@ func TestParseComment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseComment: no comment makes the parser panic, take a command
+// from a quote or a code block, or answer with text that could carry a
+// marker or break out of a code span.
+func FuzzParseComment(f *testing.F) {
+	f.Add("/gantry plan web")
+	f.Add("/gantry approve-policies <!-- gantry:override x y -->")
+	f.Add("> /gantry apply\n```\n/gantry unlock\n```\n/gantry aply `x`")
+	f.Add("/gantry revert <!--\n/gantry \u200b<!--")
+	f.Fuzz(func(t *testing.T, body string) {
+		p := ParseComment(body)
+		for _, c := range p.Commands {
+			if !slices.Contains([]Verb{VerbHelp, VerbPlan, VerbApply, VerbUnlock, VerbApprovePolicies, VerbRevert}, c.Verb) {
+				t.Fatalf("unknown verb %q from %q", c.Verb, body)
+			}
+		}
+		if strings.Contains(p.Reply, "<!--") || strings.Contains(p.Reply, "-->") {
+			t.Fatalf("reply carries an HTML comment: %q", p.Reply)
+		}
+	})
 }

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 )
@@ -64,13 +64,14 @@ func (s *Server) command(ctx context.Context, j Job) error {
 	return errors.Join(errs...)
 }
 
+// commandText is the command as gantry echoes it: user text made safe.
 func commandText(c Command) string {
 	parts := []string{string(c.Verb)}
 	parts = append(parts, c.Apps...)
 	if c.Reason != "" {
 		parts = append(parts, c.Reason)
 	}
-	return strings.Join(parts, " ")
+	return marker.Quote(strings.Join(parts, " "))
 }
 
 // runCommand does one command and returns the answer to post ("" when the
@@ -107,6 +108,9 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		if pr.GetState() != "open" {
 			return "the pull request is closed: nothing to plan.", nil
 		}
+		if why := excluded(pr, s.route); why != "" {
+			return "❌ " + why + ": this gantry server does not process it.", nil
+		}
 		if unknown := s.unknownApps(ctx, gh, j, head.HeadSHA, c.Apps); unknown != "" {
 			return unknown, nil
 		}
@@ -125,19 +129,7 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		}
 		return "🔓 released " + strings.Join(released, ", ") + ".", nil
 	case VerbApprovePolicies:
-		if ok, why := allowed(config.CommandApprovePolicies, nil); !ok {
-			return why, nil
-		}
-		if !s.policyOwner(who) {
-			return "❌ not allowed: only the owners of the server's policy sets may override their denies.", nil
-		}
-		marker := overrideMarker(head.HeadSHA, j.Sender, c.Reason)
-		body := fmt.Sprintf("%s\n@%s `/gantry approve-policies`: ✅ policy denies on %s overridden by @%s: %s. A new push needs a new approval.",
-			marker, j.Sender, shortSHA(head.HeadSHA), j.Sender, c.Reason)
-		if _, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String(body)}); err != nil {
-			return "", fmt.Errorf("record override on #%d: %w", j.PR, err)
-		}
-		return "", s.plan(ctx, head)
+		return s.approvePolicies(ctx, gh, j, pr, who, c, allowed)
 	case VerbApply, VerbRevert:
 		return fmt.Sprintf("`/gantry %s` is %s; merging applies once apply on merge is built.", c.Verb, errNotBuilt), nil
 	}
@@ -168,7 +160,7 @@ func (s *Server) unknownApps(ctx context.Context, gh *github.Client, j Job, sha 
 	}
 	for _, n := range names {
 		if !contains(known, n) {
-			return fmt.Sprintf("no app `%s` in %s%s (apps: %s).", n, config.RepoFileName, config.DidYouMean(n, known), strings.Join(known, ", "))
+			return fmt.Sprintf("no app `%s` in %s%s (apps: %s).", marker.Quote(n), config.RepoFileName, config.DidYouMean(n, known), strings.Join(known, ", "))
 		}
 	}
 	return ""
@@ -178,21 +170,18 @@ func appsSuffix(apps []string) string {
 	if len(apps) == 0 {
 		return ""
 	}
-	return " on " + strings.Join(apps, ", ")
+	return " on " + marker.Quote(strings.Join(apps, ", "))
 }
 
 // grant is what GitHub says about the commenter: their role on the
 // repository and the teams the configuration cares about.
 func (s *Server) grant(ctx context.Context, gh *github.Client, j Job) (config.Grant, error) {
 	who := config.Grant{Login: j.Sender}
-	perm, _, err := gh.Repositories.GetPermissionLevel(ctx, j.Owner, j.Repo, j.Sender)
+	role, err := repositoryRole(ctx, gh, j.Owner, j.Repo, j.Sender)
 	if err != nil {
-		return who, fmt.Errorf("read @%s's permission on %s/%s: %w", j.Sender, j.Owner, j.Repo, err)
+		return who, err
 	}
-	who.Role = perm.GetUser().GetRoleName() // maintain and triage; permission folds them into write and read
-	if who.Role == "" {
-		who.Role = perm.GetPermission()
-	}
+	who.Role = role
 	teams := map[string]bool{}
 	for _, p := range s.cfg.Permissions {
 		for _, t := range p.Teams {
@@ -213,33 +202,19 @@ func (s *Server) grant(ctx context.Context, gh *github.Client, j Job) (config.Gr
 	sort.Strings(names)
 	for _, t := range names {
 		org, slug, _ := strings.Cut(t, "/")
-		m, _, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, j.Sender)
-		if err == nil && m.GetState() == "active" {
-			who.Teams = append(who.Teams, t)
+		m, resp, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, j.Sender)
+		switch {
+		case err == nil:
+			if m.GetState() == "active" {
+				who.Teams = append(who.Teams, t)
+			}
+		case resp != nil && resp.StatusCode == http.StatusNotFound:
+			// Not a member (or the team is not visible to the App).
+		default:
+			return who, fmt.Errorf("read @%s's membership of team %s: %w", j.Sender, t, err)
 		}
 	}
 	return who, nil
-}
-
-// policyOwner reports whether who owns every server policy set that names
-// owners (sets without owners leave it to the permissions).
-func (s *Server) policyOwner(who config.Grant) bool {
-	for _, ps := range s.cfg.Policies {
-		if len(ps.Owners) == 0 {
-			continue
-		}
-		owns := false
-		for _, o := range ps.Owners {
-			t, isTeam := strings.CutPrefix(o, "@")
-			if (!isTeam && o == who.Login) || (isTeam && (t == who.Login || contains(who.Teams, t))) {
-				owns = true
-			}
-		}
-		if !owns {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(list []string, s string) bool {
@@ -251,52 +226,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var overrideRe = regexp.MustCompile(`<!-- gantry:override head=([0-9a-f]+) by=(\S+) reason=(\S*) -->`)
-
-func overrideMarker(sha, by, reason string) string {
-	return fmt.Sprintf("<!-- gantry:override head=%s by=%s reason=%s -->", sha, url.QueryEscape(by), url.QueryEscape(reason))
-}
-
-// findOverride returns the newest policy override the bot recorded for
-// the job's head commit; an override never carries over to a new push.
-func findOverride(ctx context.Context, api commentsAPI, j Job, bot string) *report.Override {
-	var found *report.Override
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		cs, resp, err := api.ListComments(ctx, j.Owner, j.Repo, j.PR, opts)
-		if err != nil {
-			return found
-		}
-		for _, c := range cs {
-			if c.GetUser().GetLogin() != bot {
-				continue
-			}
-			m := overrideRe.FindStringSubmatch(c.GetBody())
-			if m == nil || m[1] != j.HeadSHA {
-				continue
-			}
-			by, _ := url.QueryUnescape(m[2])
-			reason, _ := url.QueryUnescape(m[3])
-			found = &report.Override{By: by, Reason: reason}
-		}
-		if resp == nil || resp.NextPage == 0 {
-			return found
-		}
-		opts.Page = resp.NextPage
-	}
-}
-
 // releaseLocks releases the locks the job's pull request holds (only on
 // apps, when given) in every cluster, and returns the apps released.
 func (s *Server) releaseLocks(ctx context.Context, j Job, apps []string) ([]string, error) {
-	holder := fmt.Sprintf("%s/%s#%d", j.Owner, j.Repo, j.PR)
+	holder := lockHolder(j.Owner, j.Repo, j.PR)
 	var released []string
 	err := s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
-		if l.Holder != holder || (len(apps) > 0 && !contains(apps, l.App)) {
+		if l.Holder != holder || !strings.EqualFold(l.Repository, j.Owner+"/"+j.Repo) || (len(apps) > 0 && !contains(apps, l.App)) {
 			return nil
 		}
-		if err := c.ReleaseLock(ctx, l.App, holder); err != nil {
-			return fmt.Errorf("release lock of %s: %w", l.App, err)
+		if err := c.ReleaseLock(ctx, l.Key(), holder); err != nil {
+			return fmt.Errorf("release lock of %s: %w", l.Key(), err)
 		}
 		released = append(released, "`"+l.App+"`")
 		return nil
@@ -324,4 +264,88 @@ func (s *Server) forEachLock(ctx context.Context, fn func(*cluster.Client, clust
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// approvePolicies records a policy override for the head the approver
+// could read when commenting, if they may give one: never the pull
+// request's author, only for the apps their permissions cover and the
+// policy sets they may override (see applyOverride), and only on an open
+// pull request the server processes.
+func (s *Server) approvePolicies(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, who config.Grant, c Command,
+	allowed func(config.Command, []string) (bool, string)) (string, error) {
+	if ok, why := allowed(config.CommandApprovePolicies, nil); !ok {
+		return why, nil
+	}
+	switch {
+	case strings.EqualFold(pr.GetUser().GetLogin(), j.Sender):
+		return "❌ not allowed: the author of a pull request cannot approve its own policy denies; ask an owner of the policy sets.", nil
+	case pr.GetState() != "open":
+		return "the pull request is closed: nothing to approve.", nil
+	case excluded(pr, s.route) != "":
+		return "❌ " + excluded(pr, s.route) + ": this gantry server does not process it, so there is nothing to approve.", nil
+	}
+	sets, ownerless := overridableSets(s.cfg, who)
+	if len(sets) == 0 && !ownerless {
+		return "❌ not allowed: you own none of the server's policy sets, and this server does not let denies of sets without owners be overridden (policyOverrides.allowOwnerless).", nil
+	}
+	bot, err := s.app.BotLogin(ctx)
+	if err != nil {
+		return "", err
+	}
+	summaryHead, summaryAt, err := s.summaryState(ctx, gh.Issues, j, bot)
+	if err != nil {
+		return "", err
+	}
+	head, why := approvalBinding(pr.GetHead().GetSHA(), summaryHead, summaryAt, j.CommentAt)
+	if why != "" {
+		return "❌ not recorded: " + why + ".", nil
+	}
+	o := overridePayload{Head: head, By: j.Sender, Role: who.Role, Teams: who.Teams, Reason: marker.Quote(c.Reason)}
+	seal, err := s.pipe.Seal.Seal(marker.KindOverride, marker.Scope(j.Owner, j.Repo, j.PR), o)
+	if err != nil {
+		return "", err
+	}
+	covers := "the apps your permissions cover"
+	if len(sets) > 0 {
+		covers += ", in the policy sets " + strings.Join(sets, ", ")
+	}
+	if ownerless {
+		covers += " and in sets without owners"
+	}
+	body := fmt.Sprintf("%s\n@%s `/gantry approve-policies`: ✅ policy denies on %s overridden by @%s: `%s` — for %s. A new push needs a new approval.",
+		seal, j.Sender, shortSHA(head), j.Sender, o.Reason, covers)
+	if _, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String(body)}); err != nil {
+		return "", fmt.Errorf("record override on #%d: %w", j.PR, err)
+	}
+	return "", s.plan(ctx, Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR,
+		HeadSHA: head, BaseRef: pr.GetBase().GetRef(), Sender: j.Sender})
+}
+
+// repositoryRole is the commenter's role on the repository: the top-level
+// role_name GitHub documents (admin, maintain, write, triage, read or a
+// custom role's name), which go-github v60 does not decode; then the
+// nested user.role_name some responses carry; then permission, which
+// folds maintain into write and triage into read.
+func repositoryRole(ctx context.Context, gh *github.Client, owner, repo, user string) (string, error) {
+	req, err := gh.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/collaborators/%s/permission",
+		url.PathEscape(owner), url.PathEscape(repo), url.PathEscape(user)), nil)
+	if err != nil {
+		return "", err
+	}
+	var body struct {
+		Permission string `json:"permission"`
+		RoleName   string `json:"role_name"`
+		User       struct {
+			RoleName string `json:"role_name"`
+		} `json:"user"`
+	}
+	if _, err := gh.Do(ctx, req, &body); err != nil {
+		return "", fmt.Errorf("read @%s's permission on %s/%s: %w", user, owner, repo, err)
+	}
+	for _, r := range []string{body.RoleName, body.User.RoleName, body.Permission} {
+		if r != "" {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("read @%s's permission on %s/%s: GitHub gave no role", user, owner, repo)
 }

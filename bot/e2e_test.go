@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/fixtures/githubsim"
 	"github.com/gantryops/gantry/fixtures/golden"
@@ -47,10 +49,15 @@ func newE2E(t testing.TB, files map[string]string) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &config.Server{Clusters: []config.Cluster{{Name: "local", Kubeconfig: kube.Kubeconfig}}, DefaultCluster: "local"}
+	// Every test uses the repository acme/ops in the one cluster: start
+	// and end with none of its locks held.
+	releaseAllLocks(t)
+	t.Cleanup(func() { releaseAllLocks(t) })
+	srv := &config.Server{Clusters: []config.Cluster{{Name: "local", Kubeconfig: kube.Kubeconfig}}, DefaultCluster: "local",
+		Repositories: []config.RepositoryGrant{{Match: []string{"acme/ops"}, Clusters: []string{"*"}, Namespaces: []string{ns}}}}
 	return &e2e{t: t, sim: sim, ns: ns, inst: inst, pipe: &Pipeline{
 		Config: srv, GitHub: app, Checkouts: &Checkouts{Dir: t.TempDir()}, Clusters: NewClusters(srv),
-		WorkDir: t.TempDir(), AppConcurrency: 4,
+		WorkDir: t.TempDir(), AppConcurrency: 4, Seal: marker.New(sim.AppPrivateKeyPEM()),
 	}}
 }
 
@@ -90,6 +97,7 @@ func (e *e2e) summary(pr int) string {
 	}
 	s := strings.Join(bodies, "\n<!-- next comment -->\n")
 	s = strings.ReplaceAll(s, e.ns, "NS")
+	s = regexp.MustCompile(`<!-- gantry:part \S+ \S+ -->`).ReplaceAllString(s, "<!-- gantry:part (sealed) -->")
 	s = regexp.MustCompile(`head [0-9a-f]{7}`).ReplaceAllString(s, "head SHA")
 	s = regexp.MustCompile(`(rendered|diffed in) [0-9.]+ s`).ReplaceAllString(s, "$1 T")
 	s = regexp.MustCompile(`web-flags-[a-z0-9]{10}`).ReplaceAllString(s, "web-flags-HASH")
@@ -266,14 +274,14 @@ func TestPlanLargeDiffSplitsAndShrinks(t *testing.T) {
 	if len(parts) < 2 {
 		t.Fatalf("%d gantry comments for a ~170 KB diff, want a summary and continuations", len(parts))
 	}
-	if !strings.HasPrefix(parts[0].Body, report.Marker) || !strings.Contains(parts[0].Body, "more comment") {
+	if partOf(e.pipe.Seal, marker.Scope("acme", "ops", pr), parts[0].Body) != 1 || !strings.Contains(parts[0].Body, "more comment") {
 		t.Errorf("first comment lacks the marker or the continuation note")
 	}
 	for i, p := range parts {
 		if len(p.Body) > report.MaxCommentSize {
 			t.Errorf("comment %d is %d characters", i+1, len(p.Body))
 		}
-		if i > 0 && !strings.HasPrefix(p.Body, report.PartMarker(i+1)) {
+		if partOf(e.pipe.Seal, marker.Scope("acme", "ops", pr), p.Body) != i+1 {
 			t.Errorf("comment %d lacks its part marker", i+1)
 		}
 	}
@@ -321,5 +329,25 @@ func TestPlanRegoSyntaxErrorFailsThePolicyCheck(t *testing.T) {
 	}
 	if s := e.summary(pr); !strings.Contains(s, "**Policy error:**") {
 		t.Errorf("comment does not call out the policy error:\n%s", s)
+	}
+}
+
+// releaseAllLocks releases every lock acme/ops holds in the test cluster.
+func releaseAllLocks(t testing.TB) {
+	t.Helper()
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	locks, err := c.Locks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range locks {
+		if l.Repository == "acme/ops" {
+			if err := c.ReleaseLock(context.Background(), l.Key(), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

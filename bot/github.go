@@ -10,6 +10,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v60/github"
+	// ghinstallation takes its token options in go-github v88's types.
+	ghtoken "github.com/google/go-github/v88/github"
 )
 
 // App is the GitHub App's identity and its clients: one App client
@@ -24,6 +26,7 @@ type App struct {
 	appCli  *github.Client
 	mu      sync.Mutex
 	byInst  map[int64]*installation
+	readers map[string]*ghinstallation.Transport // contents:read tokens by installation/repository
 	botName string
 }
 
@@ -101,15 +104,30 @@ func (a *App) Client(id int64) (*github.Client, error) {
 	return i.client, nil
 }
 
-// Token is a current installation token, for git over HTTPS.
-func (a *App) Token(ctx context.Context, id int64) (string, error) {
-	i, err := a.inst(id)
-	if err != nil {
-		return "", err
+// ReadToken is a current installation token for git over HTTPS that can
+// only read the contents of one repository: a checkout needs nothing more,
+// and a token that leaks through a checkout's files or a renderer can do
+// nothing else. Tokens are cached per installation and repository and
+// renewed before they expire.
+func (a *App) ReadToken(ctx context.Context, id int64, repo string) (string, error) {
+	key := fmt.Sprintf("%d/%s", id, repo)
+	a.mu.Lock()
+	tr := a.readers[key]
+	if tr == nil {
+		tr = ghinstallation.NewFromAppsTransport(a.apps, id)
+		tr.InstallationTokenOptions = &ghtoken.InstallationTokenOptions{
+			Repositories: []string{repo},
+			Permissions:  &ghtoken.InstallationPermissions{Contents: ghtoken.Ptr("read")},
+		}
+		if a.readers == nil {
+			a.readers = map[string]*ghinstallation.Transport{}
+		}
+		a.readers[key] = tr
 	}
-	tok, err := i.tr.Token(ctx)
+	a.mu.Unlock()
+	tok, err := tr.Token(ctx)
 	if err != nil {
-		return "", fmt.Errorf("installation %d token: %w", id, err)
+		return "", fmt.Errorf("installation %d: read-only token for %s: %w", id, repo, err)
 	}
 	return tok, nil
 }

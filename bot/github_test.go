@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -34,13 +35,32 @@ func TestAppClients(t *testing.T) {
 	if err != nil || repo.GetFullName() != "acme/ops" {
 		t.Fatalf("get repo as installation: %v, %v", repo.GetFullName(), err)
 	}
-	tok, err := app.Token(ctx, id)
+	tok, err := app.ReadToken(ctx, id, "ops")
 	if err != nil || !strings.HasPrefix(tok, "ghs_") {
 		t.Fatalf("token %q, %v", tok, err)
 	}
-	again, _ := app.Token(ctx, id)
+	again, _ := app.ReadToken(ctx, id, "ops")
 	if again != tok {
 		t.Error("installation token not cached between calls")
+	}
+	// The checkout's token reads the repository's contents and can do
+	// nothing else: GitHub refuses it a comment.
+	call := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, sim.URL()+"/api/v3/"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "token "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call(http.MethodGet, "repos/acme/ops/contents/a", ""); code == http.StatusForbidden || code == http.StatusUnauthorized {
+		t.Errorf("read-only token cannot read contents: HTTP %d", code)
+	}
+	if code := call(http.MethodPost, "repos/acme/ops/issues/1/comments", `{"body":"x"}`); code != http.StatusForbidden {
+		t.Errorf("read-only token commenting: HTTP %d, want 403", code)
 	}
 }
 

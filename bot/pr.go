@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
@@ -39,6 +40,11 @@ type Pipeline struct {
 	Log            *slog.Logger
 	// OnStarted, when set, is told when a job's checks are in progress.
 	OnStarted func(Job)
+	// Seal makes and recognises the markers of gantry's own comments.
+	Seal *marker.Sealer
+	// Route holds the draft and fork filters every plan passes, whatever
+	// started it (webhook, command, re-requested check, resync).
+	Route RouteConfig
 
 	mu       sync.Mutex
 	engines  map[string]*policy.Engine // by repository and base commit
@@ -60,6 +66,16 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if err != nil {
 		return nil, nil, err
 	}
+	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read pull request #%d: %w", j.PR, err)
+	}
+	// The filters hold for every route, on the pull request as GitHub
+	// describes it now: a route that could not see it never skips them.
+	if why := excluded(pr, p.Route); why != "" {
+		log.Info("plan skipped", "reason", why)
+		return nil, nil, &NotProcessedError{Reason: why}
+	}
 	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +83,7 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if p.OnStarted != nil {
 		p.OnStarted(j)
 	}
-	rep := p.judge(ctx, gh, j, log)
+	rep := p.judge(ctx, gh, j, pr, log)
 	// Publishing outlives a cancellation so a superseded run still says so.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
@@ -78,10 +94,20 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if err != nil {
 		return &rep, nil, err
 	}
-	rep.Override = findOverride(pctx, gh.Issues, j, bot)
-	parts := report.Comment(rep)
 	var errs []error
-	if err := PublishComment(pctx, gh.Issues, j.Owner, j.Repo, j.PR, bot, parts); err != nil {
+	ov, err := p.findOverride(pctx, gh.Issues, j, bot)
+	if err != nil {
+		// Without the comments no override can be trusted: the policy
+		// check fails on its denies and says why.
+		log.Warn("overrides not read", "err", err)
+		rep.PolicyErrors = append(rep.PolicyErrors, report.Problem{Message: "recorded policy overrides could not be read: " + err.Error()})
+	}
+	if ov != nil {
+		p.applyOverride(&rep, *ov)
+	}
+	scope := marker.Scope(j.Owner, j.Repo, j.PR)
+	parts := report.Comment(rep, func(n int) string { return p.Seal.MustSeal(marker.KindPart, scope, partPayload{N: n, Head: j.HeadSHA}) })
+	if err := PublishComment(pctx, gh.Issues, p.Seal, j.Owner, j.Repo, j.PR, bot, parts); err != nil {
 		errs = append(errs, err)
 	}
 	for _, out := range []report.CheckOutput{report.DiffCheck(rep), report.PolicyCheck(rep)} {
@@ -116,7 +142,7 @@ func (p *Pipeline) logger() *slog.Logger {
 // judge computes the report; every failure ends up in it, located where
 // possible, so the checks fail with the reason instead of the run
 // crashing.
-func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slog.Logger) (rep report.Report) {
+func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, log *slog.Logger) (rep report.Report) {
 	rep.HeadSHA = j.HeadSHA
 	defer func() {
 		if r := recover(); r != nil {
@@ -128,15 +154,11 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 		rep.Errors = append(rep.Errors, problemOf(err))
 		return rep
 	}
-	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
-	if err != nil {
-		return fail(fmt.Errorf("read pull request #%d: %w", j.PR, err))
-	}
 	changed, err := changedFiles(ctx, gh, j)
 	if err != nil {
 		return fail(err)
 	}
-	tok, err := p.GitHub.Token(ctx, j.InstallationID)
+	tok, err := p.GitHub.ReadToken(ctx, j.InstallationID, j.Repo)
 	if err != nil {
 		return fail(err)
 	}
@@ -167,7 +189,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 	// answered by the command).
 	apps := appsNamed(repoCfg.Apps, append(affected, j.Apps...))
 
-	results := p.renderAndDiff(ctx, headDir, apps)
+	results := p.renderAndDiff(ctx, headDir, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -199,12 +221,11 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 			findings[f.App] = append(findings[f.App], findingOf(f))
 		}
 	}
-	holder := fmt.Sprintf("%s/%s#%d", j.Owner, j.Repo, j.PR)
 	for _, r := range results {
 		a := r.reportApp()
 		a.Findings = findings[r.app.Name]
 		if a.Error == nil && a.Changes() {
-			p.lock(ctx, r, holder, j.PR, &a, log)
+			p.lock(ctx, r, j, &a, log)
 		}
 		rep.Apps = append(rep.Apps, a)
 	}
@@ -212,12 +233,13 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, log *slo
 }
 
 // lock takes the app's lock for the pull request, or records who has it.
-func (p *Pipeline) lock(ctx context.Context, r appResult, holder string, pr int, a *report.App, log *slog.Logger) {
+func (p *Pipeline) lock(ctx context.Context, r appResult, j Job, a *report.App, log *slog.Logger) {
 	c, err := p.Clusters.Get(r.app.Cluster)
 	if err != nil {
+		log.Warn("lock not taken", "app", r.app.Name, "err", err)
 		return
 	}
-	_, err = c.TakeLock(ctx, r.app.Name, holder, pr, cluster.DefaultLockOptions())
+	_, err = c.TakeLock(ctx, cluster.LockKey{Repository: j.Owner + "/" + j.Repo, App: r.app.Name}, lockHolder(j.Owner, j.Repo, j.PR), j.PR)
 	var locked *cluster.LockedError
 	switch {
 	case err == nil:
@@ -240,20 +262,29 @@ type appResult struct {
 	renderTime, diffTime time.Duration
 }
 
-func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App) []appResult {
+func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App, scope config.Scope) []appResult {
 	out := make([]appResult, len(apps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(p.AppConcurrency, 1))
 	for i, app := range apps {
 		g.Go(func() error {
 			r := appResult{app: app}
+			// An app outside the repository's grant is neither rendered
+			// nor diffed: nothing of the cluster is read for it.
+			if r.err = scope.CheckApp(app); r.err != nil {
+				out[i] = r
+				return nil
+			}
 			start := time.Now()
 			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil {
+				r.err = checkObjects(scope, app, r.objects, r.sources)
+			}
+			if r.err == nil {
 				var c *cluster.Client
 				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
-					r.diff, r.err = c.Diff(gctx, app, r.objects, cluster.DefaultDiffOptions())
+					r.diff, r.err = c.Diff(gctx, app, r.objects, cluster.DefaultDiffOptions(scope.Repository))
 					if r.err != nil {
 						r.err = fmt.Errorf("diff against cluster %s: %w", app.Cluster, r.err)
 					}
@@ -295,6 +326,13 @@ func (r appResult) reportApp() report.App {
 		if d.Error != "" {
 			src, _ := r.sourceOf(d.Object)
 			o.Error = &report.Problem{Message: d.Error, File: src.File, Line: src.Line}
+		}
+		if d.Action == cluster.ActionConflict {
+			// Another app or repository owns the live object: nothing of
+			// it is shown, and applying would fail, so it is an error.
+			src, _ := r.sourceOf(d.Object)
+			o.Diff, o.Fields = "", nil
+			o.Error = &report.Problem{Message: d.Object.String() + ": " + d.Note, File: src.File, Line: src.Line}
 		}
 		a.Objects = append(a.Objects, o)
 	}
@@ -362,7 +400,7 @@ func findingOf(f policy.Finding) report.Finding {
 		sev, msg = "warn", "[dryrun] "+msg
 	}
 	return report.Finding{App: f.App, Kind: f.Kind, Namespace: f.Namespace, Name: f.Name, File: f.File, Line: f.Line,
-		Policy: f.Policy, Rule: f.Rule, Severity: sev, Message: msg}
+		Set: f.Set, Policy: f.Policy, Rule: f.Rule, Severity: sev, Message: msg}
 }
 
 // engine loads the server's policies with the repository's, read from the
@@ -480,4 +518,27 @@ func policyProblems(err error) []report.Problem {
 		return out
 	}
 	return []report.Problem{problemOf(err)}
+}
+
+// checkObjects refuses an app whose rendered objects reach beyond the
+// repository's grant, naming each such object and its source line.
+func checkObjects(scope config.Scope, app config.App, objs []*unstructured.Unstructured, sources render.SourceMap) error {
+	var errs []error
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if err := scope.CheckObject(app.Cluster, gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()); err != nil {
+			src, _ := sources.Of(o)
+			errs = append(errs, &render.Error{App: app.Name, File: src.File, Line: src.Line, Msg: err.Error(), Err: err})
+			if len(errs) == 20 {
+				errs = append(errs, fmt.Errorf("more objects outside the grant are not listed"))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lockHolder is who holds a lock for a pull request: "owner/repo#n".
+func lockHolder(owner, repo string, pr int) string {
+	return fmt.Sprintf("%s/%s#%d", owner, repo, pr)
 }

@@ -3,12 +3,10 @@ package bot
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 )
 
@@ -85,26 +83,24 @@ func shortSHA(s string) string {
 	return s
 }
 
-var partMarker = regexp.MustCompile(`^<!-- gantry:pr-summary:part=(\d+) -->`)
-
-// partOf says which part of gantry's summary a comment body is: 1 for the
-// summary, n for continuation n, 0 for anything else.
-func partOf(body string) int {
-	if strings.HasPrefix(body, report.Marker) {
-		return 1
+// partOf says which part of gantry's summary a comment body is: n for a
+// body that opens with a part marker gantry sealed for this pull request,
+// 0 for anything else (whatever it looks like).
+func partOf(seal *marker.Sealer, scope, body string) int {
+	var p partPayload
+	if !seal.Open(marker.KindPart, scope, body, &p) || p.N < 1 {
+		return 0
 	}
-	if m := partMarker.FindStringSubmatch(body); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	return 0
+	return p.N
 }
 
 // PublishComment makes the pull request's gantry comments equal to parts:
-// the summary and its continuations are found by their markers among the
-// bot's own comments and edited in place (only when they differ), missing
-// ones are created, and continuations no longer needed are deleted.
-func PublishComment(ctx context.Context, api commentsAPI, owner, repo string, pr int, bot string, parts []string) error {
+// the summary and its continuations are found by their sealed markers
+// among the bot's own comments and edited in place (only when they
+// differ), missing ones are created, and continuations no longer needed
+// are deleted.
+func PublishComment(ctx context.Context, api commentsAPI, seal *marker.Sealer, owner, repo string, pr int, bot string, parts []string) error {
+	scope := marker.Scope(owner, repo, pr)
 	existing := map[int]*github.IssueComment{}
 	var extra []*github.IssueComment // duplicates of a part, e.g. after a lost response
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
@@ -117,7 +113,7 @@ func PublishComment(ctx context.Context, api commentsAPI, owner, repo string, pr
 			if c.GetUser().GetLogin() != bot {
 				continue
 			}
-			if n := partOf(c.GetBody()); n > 0 {
+			if n := partOf(seal, scope, c.GetBody()); n > 0 {
 				if existing[n] == nil {
 					existing[n] = c
 				} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/githubsim"
 )
@@ -50,15 +51,21 @@ func newBotFixture(t *testing.T) *botFixture {
 func TestPublishCommentEditsInPlaceAndRemovesSurplus(t *testing.T) {
 	f := newBotFixture(t)
 	ctx := context.Background()
-	if _, err := f.sim.Comment("alice", "acme", "ops", 1, report.Marker+"\nI quoted gantry's marker"); err != nil {
+	seal := marker.New(f.sim.AppPrivateKeyPEM())
+	mark := func(n int) string {
+		return seal.MustSeal(marker.KindPart, marker.Scope("acme", "ops", 1), partPayload{N: n, Head: f.head})
+	}
+	// A user quoting gantry's real marker does not make their comment
+	// gantry's: it is not the bot's.
+	if _, err := f.sim.Comment("alice", "acme", "ops", 1, mark(1)+"\nI quoted gantry's marker"); err != nil {
 		t.Fatal(err)
 	}
-	three := []string{report.Marker + "\nsummary v1", report.PartMarker(2) + "\npart 2", report.PartMarker(3) + "\npart 3"}
-	if err := PublishComment(ctx, f.gh.Issues, "acme", "ops", 1, "gantry[bot]", three); err != nil {
+	three := []string{mark(1) + "\nsummary v1", mark(2) + "\npart 2", mark(3) + "\npart 3"}
+	if err := PublishComment(ctx, f.gh.Issues, seal, "acme", "ops", 1, "gantry[bot]", three); err != nil {
 		t.Fatal(err)
 	}
 	first := f.sim.Comments("acme", "ops", 1)
-	if err := PublishComment(ctx, f.gh.Issues, "acme", "ops", 1, "gantry[bot]", []string{report.Marker + "\nsummary v2"}); err != nil {
+	if err := PublishComment(ctx, f.gh.Issues, seal, "acme", "ops", 1, "gantry[bot]", []string{mark(1) + "\nsummary v2"}); err != nil {
 		t.Fatal(err)
 	}
 	got := f.sim.Comments("acme", "ops", 1)
@@ -66,7 +73,7 @@ func TestPublishCommentEditsInPlaceAndRemovesSurplus(t *testing.T) {
 	for _, c := range got {
 		bodies = append(bodies, c.User+": "+c.Body)
 	}
-	want := []string{"alice: " + report.Marker + "\nI quoted gantry's marker", "gantry[bot]: " + report.Marker + "\nsummary v2"}
+	want := []string{"alice: " + mark(1) + "\nI quoted gantry's marker", "gantry[bot]: " + mark(1) + "\nsummary v2"}
 	if diff := cmp.Diff(want, bodies); diff != "" {
 		t.Errorf("comments (-want +got):\n%s", diff)
 	}
@@ -75,11 +82,40 @@ func TestPublishCommentEditsInPlaceAndRemovesSurplus(t *testing.T) {
 	}
 	// Publishing the same body again sends no edit.
 	before := f.sim.Comments("acme", "ops", 1)[1].Updated
-	if err := PublishComment(ctx, f.gh.Issues, "acme", "ops", 1, "gantry[bot]", []string{report.Marker + "\nsummary v2"}); err != nil {
+	if err := PublishComment(ctx, f.gh.Issues, seal, "acme", "ops", 1, "gantry[bot]", []string{mark(1) + "\nsummary v2"}); err != nil {
 		t.Fatal(err)
 	}
 	if after := f.sim.Comments("acme", "ops", 1)[1].Updated; !after.Equal(before) {
 		t.Error("unchanged summary was edited")
+	}
+}
+
+// TestPublishCommentIgnoresUnsealedParts: a bot comment that only looks
+// like a part (the old unsigned shape, a marker sealed for another pull
+// request, or one echoed after other text) is never taken for one, so it
+// is neither edited nor deleted.
+func TestPublishCommentIgnoresUnsealedParts(t *testing.T) {
+	f := newBotFixture(t)
+	ctx := context.Background()
+	seal := marker.New(f.sim.AppPrivateKeyPEM())
+	other := seal.MustSeal(marker.KindPart, marker.Scope("acme", "ops", 2), partPayload{N: 1})
+	forged := marker.New([]byte("not the server's key")).MustSeal(marker.KindPart, marker.Scope("acme", "ops", 1), partPayload{N: 1})
+	lookalikes := []string{"<!-- gantry:pr-summary -->\nold shape", other + "\nanother PR's", forged + "\nforged", "@alice said:\n" + seal.MustSeal(marker.KindPart, marker.Scope("acme", "ops", 1), partPayload{N: 1})}
+	for _, b := range lookalikes {
+		if _, _, err := f.gh.Issues.CreateComment(ctx, "acme", "ops", 1, &github.IssueComment{Body: github.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark := seal.MustSeal(marker.KindPart, marker.Scope("acme", "ops", 1), partPayload{N: 1, Head: f.head})
+	if err := PublishComment(ctx, f.gh.Issues, seal, "acme", "ops", 1, "gantry[bot]", []string{mark + "\nsummary"}); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, c := range f.sim.Comments("acme", "ops", 1) {
+		bodies = append(bodies, c.Body)
+	}
+	if diff := cmp.Diff(append(lookalikes, mark+"\nsummary"), bodies); diff != "" {
+		t.Errorf("comments (-want +got):\n%s", diff)
 	}
 }
 

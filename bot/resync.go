@@ -32,8 +32,9 @@ func (s *Server) resyncLoop(ctx context.Context) {
 }
 
 // resync repairs what lost deliveries left behind: every open pull
-// request whose head has no gantry/diff check run is planned, and every
-// lock held by a pull request that is no longer open is released.
+// request whose head has no gantry/diff check run is planned, the locks of
+// open pull requests are renewed, and every lock held by a pull request
+// that is no longer open is released.
 func (s *Server) resync(ctx context.Context) error {
 	var errs []error
 	open := map[string]bool{} // "owner/repo#n" of open pull requests
@@ -54,7 +55,7 @@ func (s *Server) resync(ctx context.Context) error {
 		opts.Page = resp.NextPage
 	}
 	if len(errs) == 0 {
-		errs = append(errs, s.releaseStaleLocks(ctx, open))
+		errs = append(errs, s.tendLocks(ctx, open))
 	}
 	return errors.Join(errs...)
 }
@@ -91,7 +92,7 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 			return fmt.Errorf("resync: list pull requests of %s/%s: %w", owner, name, err)
 		}
 		for _, pr := range prs {
-			open[fmt.Sprintf("%s/%s#%d", owner, name, pr.GetNumber())] = true
+			open[strings.ToLower(lockHolder(owner, name, pr.GetNumber()))] = true
 			d := Route(&github.PullRequestEvent{Action: github.String("synchronize"), PullRequest: pr, Repo: r,
 				Installation: &github.Installation{ID: github.Int64(id)}, Sender: pr.GetUser()}, s.route)
 			if d.Job == nil {
@@ -114,17 +115,23 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 	}
 }
 
-// releaseStaleLocks releases locks whose pull request is not open.
-func (s *Server) releaseStaleLocks(ctx context.Context, open map[string]bool) error {
+// tendLocks keeps every lock exactly as long as its pull request is open:
+// the lock of an open pull request is renewed (its "last seen" moves),
+// the lock of one that is not open is released. Locks never expire by
+// time, so a long review never loses its lock.
+func (s *Server) tendLocks(ctx context.Context, open map[string]bool) error {
 	return s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
 		i := strings.LastIndex(l.Holder, "#")
-		if i < 0 || open[l.Holder] {
+		if i < 0 {
 			return nil
 		}
 		if _, err := strconv.Atoi(l.Holder[i+1:]); err != nil {
 			return nil // not a pull request's lock
 		}
-		s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "holder", l.Holder)
-		return c.ReleaseLock(ctx, l.App, l.Holder)
+		if open[strings.ToLower(l.Holder)] {
+			return c.RenewLock(ctx, l.Key(), l.Holder)
+		}
+		s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "repository", l.Repository, "holder", l.Holder)
+		return c.ReleaseLock(ctx, l.Key(), l.Holder)
 	})
 }

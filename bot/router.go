@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/gantryops/gantry/bot/marker"
 )
 
 // JobKind is what a routed event asks gantry to do.
@@ -18,7 +20,7 @@ const (
 	JobCommand      JobKind = "command"      // run the commands of a comment
 	JobApply        JobKind = "apply"        // a push to a base branch: apply what it changed
 	JobInstallation JobKind = "installation" // the App's installations changed: resync them
-	JobDriftPRClose JobKind = "drift-closed" // a drift PR closed unmerged: restore Git's state
+	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged (restoring the cluster comes with drift)
 	JobResyncRepo   JobKind = "resync-repo"  // a check suite asks for everything again
 )
 
@@ -34,7 +36,10 @@ type Job struct {
 	Sender         string // who caused the event
 	Comment        *Parsed
 	CommentID      int64
-	DeliveryID     string
+	// CommentAt is when GitHub says the comment was made: an approval
+	// binds to the plan published before it.
+	CommentAt  time.Time
+	DeliveryID string
 	// Received is when the webhook arrived; zero for jobs resync made.
 	Received time.Time
 	// Apps are apps a plan includes besides the ones the change affects
@@ -63,8 +68,14 @@ type RouteConfig struct {
 	Drafts bool
 	// Forks processes pull requests from forks (never applied).
 	Forks bool
-	// DriftBranchPrefix marks gantry's drift pull requests.
+	// DriftBranchPrefix is where gantry's drift pull requests live. The
+	// branch name alone proves nothing: see Seal.
 	DriftBranchPrefix string
+	// Seal recognises gantry's own drift pull requests: opened by the bot,
+	// from the drift prefix, with a body that opens with a drift marker
+	// sealed for that pull request. Without it no pull request is taken
+	// for a drift pull request.
+	Seal *marker.Sealer
 }
 
 // Decision is a routed event: a job to run, or the reason it is ignored.
@@ -130,16 +141,13 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 		BaseRef: pr.GetBase().GetRef(), Sender: e.GetSender().GetLogin()}
 	switch e.GetAction() {
 	case "opened", "synchronize", "reopened", "ready_for_review":
-		if pr.GetDraft() && !cfg.Drafts {
-			return ignore("pull request #%d is a draft", pr.GetNumber())
-		}
-		if isFork(pr) && !cfg.Forks {
-			return ignore("pull request #%d comes from the fork %s", pr.GetNumber(), pr.GetHead().GetRepo().GetFullName())
+		if why := excluded(pr, cfg); why != "" {
+			return ignore("%s", why)
 		}
 		job.Kind = JobPlan
 	case "closed":
 		job.Kind = JobPRClosed
-		if !pr.GetMerged() && cfg.DriftBranchPrefix != "" && strings.HasPrefix(pr.GetHead().GetRef(), cfg.DriftBranchPrefix) {
+		if !pr.GetMerged() && isDriftPR(e.GetRepo(), pr, cfg) {
 			job.Kind = JobDriftPRClose
 		}
 	default:
@@ -148,9 +156,58 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 	return Decision{Job: job}
 }
 
+// isFork reports whether pr's head lives outside its base repository. It
+// fails closed: a head repository GitHub does not name (a deleted fork
+// gives head.repo null) counts as a fork.
 func isFork(pr *github.PullRequest) bool {
 	head, base := pr.GetHead().GetRepo(), pr.GetBase().GetRepo()
-	return head != nil && base != nil && head.GetID() != base.GetID()
+	return head == nil || base == nil || head.GetID() == 0 || head.GetID() != base.GetID()
+}
+
+// isDriftPR reports whether pr is one of gantry's own drift pull
+// requests: the bot opened it from its drift branch prefix in the same
+// repository, and its body opens with a drift marker sealed for it. A
+// branch or body anyone else made is an ordinary pull request.
+func isDriftPR(repo *github.Repository, pr *github.PullRequest, cfg RouteConfig) bool {
+	if cfg.Seal == nil || cfg.DriftBranchPrefix == "" || !strings.HasPrefix(pr.GetHead().GetRef(), cfg.DriftBranchPrefix) {
+		return false
+	}
+	if isFork(pr) || pr.GetUser().GetLogin() != cfg.BotLogin {
+		return false
+	}
+	var d driftPayload
+	scope := marker.Scope(repo.GetOwner().GetLogin(), repo.GetName(), pr.GetNumber())
+	return cfg.Seal.Open(marker.KindDrift, scope, pr.GetBody(), &d) && d.Branch == pr.GetHead().GetRef()
+}
+
+// driftPayload is what a drift pull request's marker carries.
+type driftPayload struct {
+	App    string `json:"app"`
+	Branch string `json:"branch"`
+}
+
+// excluded says why the server's filters leave pr alone ("" when they do
+// not): a draft, or a fork, unless the configuration processes them.
+func excluded(pr *github.PullRequest, cfg RouteConfig) string {
+	switch {
+	case pr.GetDraft() && !cfg.Drafts:
+		return fmt.Sprintf("pull request #%d is a draft", pr.GetNumber())
+	case isFork(pr) && !cfg.Forks:
+		from := pr.GetHead().GetRepo().GetFullName()
+		if from == "" {
+			from = "a repository that no longer exists"
+		}
+		return fmt.Sprintf("pull request #%d comes from the fork %s", pr.GetNumber(), from)
+	}
+	return ""
+}
+
+// NotProcessedError says that the server's filters leave a pull request
+// alone, for the command that asked for it to answer.
+type NotProcessedError struct{ Reason string }
+
+func (e *NotProcessedError) Error() string {
+	return e.Reason + ": this gantry server does not process it"
 }
 
 func routeComment(e *github.IssueCommentEvent, cfg RouteConfig) Decision {
@@ -170,7 +227,7 @@ func routeComment(e *github.IssueCommentEvent, cfg RouteConfig) Decision {
 	}
 	return Decision{Job: &Job{Kind: JobCommand, InstallationID: e.GetInstallation().GetID(),
 		Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(), PR: e.GetIssue().GetNumber(),
-		Sender: user.GetLogin(), Comment: &parsed, CommentID: e.GetComment().GetID()}}
+		Sender: user.GetLogin(), Comment: &parsed, CommentID: e.GetComment().GetID(), CommentAt: e.GetComment().GetCreatedAt().Time}}
 }
 
 func routePush(e *github.PushEvent) Decision {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v60/github"
 
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/fixtures/githubsim"
 )
 
@@ -46,8 +47,24 @@ func pushEvent(ref string, deleted bool) *github.PushEvent {
 }
 
 func TestRoute(t *testing.T) {
-	cfg := RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/"}
+	seal := marker.New([]byte("server key"))
+	cfg := RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/", Seal: seal}
 	plan := &Job{Kind: JobPlan, InstallationID: 42, Owner: "acme", Repo: "ops", PR: 7, HeadSHA: "abc", BaseRef: "main", Sender: "alice"}
+	// drift makes pull request 7 one of gantry's drift pull requests, as
+	// the bot opens them; body replaces the sealed body when not empty.
+	drift := func(body string) func(*github.PullRequest) {
+		return func(p *github.PullRequest) {
+			p.Head.Ref = github.String("gantry/drift/web")
+			p.User = &github.User{Login: github.String("gantry[bot]")}
+			p.Body = github.String(seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", 7), driftPayload{App: "web", Branch: "gantry/drift/web"}) + "\ndrift of web")
+			if body != "" {
+				p.Body = github.String(body)
+			}
+		}
+	}
+	sealedFor := func(n int) string {
+		return seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", n), driftPayload{App: "web", Branch: "gantry/drift/web"})
+	}
 	with := func(j *Job, f func(*Job)) *Job { c := *j; f(&c); return &c }
 	tests := []struct {
 		name       string
@@ -65,13 +82,23 @@ func TestRoute(t *testing.T) {
 		{"fork ignored", prEvent("opened", func(p *github.PullRequest) {
 			p.Head.Repo = &github.Repository{ID: github.Int64(2), FullName: github.String("mallory/ops")}
 		}), nil, nil, "comes from the fork mallory/ops"},
+		{"deleted fork (head.repo null) fails closed", prEvent("opened", func(p *github.PullRequest) { p.Head.Repo = nil }), nil, nil,
+			"comes from the fork a repository that no longer exists"},
+		{"head repository without id fails closed", prEvent("opened", func(p *github.PullRequest) { p.Head.Repo = &github.Repository{} }), nil, nil, "comes from the fork"},
 		{"closed", prEvent("closed", func(p *github.PullRequest) { p.Merged = github.Bool(true) }), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"drift PR closed unmerged", prEvent("closed", func(p *github.PullRequest) { p.Head.Ref = github.String("gantry/drift/web") }), nil,
-			with(plan, func(j *Job) { j.Kind = JobDriftPRClose }), ""},
+		{"drift PR closed unmerged", prEvent("closed", drift("")), nil, with(plan, func(j *Job) { j.Kind = JobDriftPRClose }), ""},
 		{"drift PR merged", prEvent("closed", func(p *github.PullRequest) {
-			p.Head.Ref = github.String("gantry/drift/web")
+			drift("")(p)
 			p.Merged = github.Bool(true)
 		}), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		{"drift branch opened by a person is an ordinary PR", prEvent("closed", func(p *github.PullRequest) {
+			drift("")(p)
+			p.User = &github.User{Login: github.String("mallory")}
+		}), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		{"drift branch with an unsealed body", prEvent("closed", drift("<!-- gantry:drift e30 AAAAAAAAAAAAAAAAAAAAAA -->\n")), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		{"drift marker sealed for another PR", prEvent("closed", drift(sealedFor(8))), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		{"drift marker after other text", prEvent("closed", drift("quoted\n"+sealedFor(7))), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		{"no key, no drift PR", prEvent("closed", drift("")), &RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/"}, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
 		{"comment command", commentEvent("alice", "User", "/gantry plan web", true), nil,
 			&Job{Kind: JobCommand, InstallationID: 42, Owner: "acme", Repo: "ops", PR: 7, Sender: "alice", CommentID: 99,
 				Comment: &Parsed{Commands: []Command{{Verb: VerbPlan, Apps: []string{"web"}, Line: 1}}}}, ""},

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/policy"
 )
@@ -30,6 +27,9 @@ type ServerOptions struct {
 	Workers int
 	// DriftBranchPrefix marks drift pull requests. Default: gantry/drift/.
 	DriftBranchPrefix string
+	// HTTP bounds every connection's reads, writes and idle time. Zero
+	// fields take their DefaultHTTPTimeouts value.
+	HTTP HTTPTimeouts
 }
 
 // Server is the GitHub App: webhooks in, a queue of lanes, the pipeline,
@@ -45,6 +45,10 @@ type Server struct {
 	runs    *runLog
 	ready   atomic.Bool
 	route   RouteConfig
+	// webToken and metricsToken guard the pages and /metrics; empty:
+	// no token (the pages then serve on loopback only).
+	webToken, metricsToken []byte
+	timeouts               HTTPTimeouts
 }
 
 // NewServer checks everything it can before serving: the key parses, the
@@ -66,6 +70,14 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	secret = []byte(strings.TrimSpace(string(secret)))
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("webhook secret %s is empty", cfg.GitHub.WebhookSecretFile)
+	}
+	webToken, err := readToken("web.tokenFile", cfg.Web.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	metricsToken, err := readToken("metrics.tokenFile", cfg.Metrics.TokenFile)
+	if err != nil {
+		return nil, err
 	}
 	app, err := NewApp(cfg.GitHub.AppID, key, cfg.GitHub.URL, log)
 	if err != nil {
@@ -100,10 +112,10 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	if opts.DriftBranchPrefix == "" {
 		opts.DriftBranchPrefix = "gantry/drift/"
 	}
-	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100)}
+	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100), webToken: webToken, metricsToken: metricsToken, timeouts: opts.HTTP.withDefaults()}
 	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
 		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), AppConcurrency: 4, Log: log,
-		OnStarted: s.started}
+		OnStarted: s.started, Seal: marker.New(key)}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 4
@@ -111,7 +123,9 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.queue = NewQueue(s.run, workers, log)
 	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
-	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log,
+	s.route.Seal = s.pipe.Seal
+	s.pipe.Route = s.route
+	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log, Deliveries: s.deliveryRecorder(),
 		Observe: func(event, outcome string) { s.metrics.Deliveries.WithLabelValues(event, outcome).Inc() }}
 	return s, nil
 }
@@ -121,57 +135,6 @@ func (s *Server) started(j Job) {
 	if !j.Received.IsZero() {
 		s.metrics.FirstCheck.Observe(time.Since(j.Received).Seconds())
 	}
-}
-
-// Handler serves POST /webhooks, /healthz, /readyz, /metrics and the
-// read-only pages.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/webhooks", s.hook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", s.index)
-	mux.HandleFunc("GET /runs/{id}", s.runPage)
-	return mux
-}
-
-// Run serves on cfg.Listen (or ln when given) until ctx ends, then stops
-// taking webhooks, lets running jobs finish for up to grace, and logs the
-// jobs it leaves to the next resync.
-func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
-			return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
-		}
-	}
-	s.queue.Start(ctx)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	go s.resyncLoop(ctx)
-	s.ready.Store(true)
-	s.log.Info("gantry serving", "addr", ln.Addr().String(), "github", s.cfg.GitHub.URL, "bot", s.route.BotLogin)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	s.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	for _, j := range s.queue.Shutdown(sctx) {
-		s.log.Warn("job left for the next resync", "lane", j.Lane(), "kind", j.Kind, "head", j.HeadSHA)
-	}
-	return nil
 }
 
 // run does one job from the queue.
@@ -210,6 +173,10 @@ func (s *Server) plan(ctx context.Context, j Job) error {
 	rep, parts, err := s.pipe.PlanReport(ctx, j)
 	if rep != nil {
 		s.runs.add(j, *rep, parts)
+	}
+	var skipped *NotProcessedError
+	if errors.As(err, &skipped) {
+		return nil // filtered out, and logged, by the pipeline
 	}
 	return err
 }
