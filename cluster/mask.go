@@ -1,12 +1,11 @@
 package cluster
 
 import (
-	"cmp"
 	"encoding/base64"
-	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/secretmask"
 )
 
 // A Secret's values never leave the cluster side, and nothing gantry
@@ -18,8 +17,8 @@ import (
 // which keys are added or removed; never a value, and never whether a
 // value changed.
 const (
-	maskHidden  = "(hidden)"
-	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	maskHidden  = secretmask.Hidden
+	lastApplied = secretmask.LastApplied
 	// placeholder stands in for every value of a Secret sent to a dry-run
 	// over an existing Secret (see placeholderSecret).
 	placeholder = "gantry-dry-run-placeholder"
@@ -34,31 +33,7 @@ func maskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstru
 }
 
 // maskSecret is maskSecrets for one object.
-func maskSecret(u *unstructured.Unstructured) *unstructured.Unstructured {
-	if u == nil {
-		return nil
-	}
-	u = u.DeepCopy()
-	for _, field := range []string{"data", "stringData"} {
-		switch m := u.Object[field].(type) {
-		case map[string]any:
-			for k := range m {
-				m[k] = maskHidden
-			}
-		case nil:
-		default:
-			u.Object[field] = maskHidden // not a map: the API server rejects it, and shows nothing
-		}
-	}
-	if md, ok := u.Object["metadata"].(map[string]any); ok {
-		if a, ok := md["annotations"].(map[string]any); ok {
-			if _, ok := a[lastApplied]; ok {
-				a[lastApplied] = maskHidden
-			}
-		}
-	}
-	return u
-}
+func maskSecret(u *unstructured.Unstructured) *unstructured.Unstructured { return secretmask.Mask(u) }
 
 // placeholderSecret returns a copy of a desired Secret with every value of
 // data and stringData replaced by a placeholder, for a dry-run whose
@@ -143,44 +118,7 @@ func nestedString(u *unstructured.Unstructured, path []string) (string, bool) {
 
 // secretValues lists every value of the given Secrets, decoded and
 // encoded, so error messages can be scrubbed of them.
-func secretValues(objs ...*unstructured.Unstructured) []string {
-	var out []string
-	add := func(s string) {
-		if len(s) >= 3 {
-			out = append(out, s)
-		}
-	}
-	for _, u := range objs {
-		if u == nil || !isSecret(RefOf(u)) {
-			continue
-		}
-		for _, v := range nestedMap(u, "data") {
-			if s, ok := v.(string); ok {
-				add(s)
-				if d, err := base64.StdEncoding.DecodeString(s); err == nil {
-					add(string(d))
-				}
-			}
-		}
-		for _, v := range nestedMap(u, "stringData") {
-			if s, ok := v.(string); ok {
-				add(s)
-				add(base64.StdEncoding.EncodeToString([]byte(s)))
-			}
-		}
-		if s, ok := nestedString(u, []string{"metadata", "annotations", lastApplied}); ok {
-			add(s)
-		}
-	}
-	// Longest first, so a value holding another is replaced whole.
-	slices.SortFunc(out, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	return out
-}
+func secretValues(objs ...*unstructured.Unstructured) []string { return secretmask.Values(objs...) }
 
 // scrub replaces every secret value in msg with the hidden marker.
-func scrub(msg string, values []string) string {
-	for _, v := range values {
-		msg = strings.ReplaceAll(msg, v, maskHidden)
-	}
-	return msg
-}
+func scrub(msg string, values []string) string { return secretmask.Scrub(msg, values) }
