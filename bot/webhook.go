@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +157,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	label := eventLabel(event)
 	log := h.Log.With("delivery", headerExcerpt(delivery), "event", headerExcerpt(event))
-	if !h.firstSeen(r.Context(), log, delivery) {
+	// A delivery is known by what was signed, not by its id: the
+	// X-GitHub-Delivery header is not signed, so a captured delivery
+	// replayed under a new id is still a duplicate.
+	if !h.firstSeen(r.Context(), log, signedDigest(event, body)) {
 		log.Info("duplicate delivery ignored")
 		h.Observe(label, outcomeDuplicate)
 		w.WriteHeader(http.StatusOK)
@@ -193,7 +198,13 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "queued %s for %s\n", d.Job.Kind, d.Job.Lane())
 }
 
-// firstSeen records a verified delivery id and reports whether no replica
+// signedDigest names a verified delivery by its event and signed body.
+func signedDigest(event string, body []byte) string {
+	sum := sha256.Sum256(append([]byte(event+"\n"), body...))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// firstSeen records a verified delivery and reports whether no replica
 // saw it before. This process's memory answers first; then the shared
 // record. When the shared record cannot be reached, memory alone decides:
 // a duplicate plan costs less than a lost one.

@@ -293,15 +293,17 @@ func TestWebhookDuplicateAcrossReplicasQueuedOnce(t *testing.T) {
 		}
 		replicas[i] = &Webhook{Secret: secret, Enqueue: q.enqueue, Deliveries: c}
 	}
+	var body []byte
 	for round := range 3 {
 		id := fmt.Sprintf("replicas-%d-%d", time.Now().UnixNano(), round)
+		body = []byte(fmt.Sprintf(`{"action":"created","installation":{"id":%d},"sender":{"login":"octocat"}}`, time.Now().UnixNano()))
 		codes := make([]int, len(replicas))
 		var wg sync.WaitGroup
 		for i, h := range replicas {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				codes[i] = deliver(h, "installation", id, installationBody, sign(installationBody)).Code
+				codes[i] = deliver(h, "installation", id, body, sign(body)).Code
 			}()
 		}
 		wg.Wait()
@@ -312,6 +314,16 @@ func TestWebhookDuplicateAcrossReplicasQueuedOnce(t *testing.T) {
 		if len(q.jobs) != round+1 {
 			t.Fatalf("round %d: %d jobs queued in all, want %d", round, len(q.jobs), round+1)
 		}
+	}
+	// The delivery id is not signed: the last delivery replayed under a
+	// new id, to either replica, is still a duplicate.
+	for i, h := range replicas {
+		if w := deliver(h, "installation", fmt.Sprintf("replayed-%d-%d", time.Now().UnixNano(), i), body, sign(body)); w.Code != http.StatusOK {
+			t.Errorf("replay to replica %d: status %d, want 200 (duplicate)", i, w.Code)
+		}
+	}
+	if len(q.jobs) != 3 {
+		t.Errorf("%d jobs after the replays, want 3", len(q.jobs))
 	}
 }
 
