@@ -103,28 +103,20 @@ func PublishComment(ctx context.Context, api commentsAPI, seal *marker.Sealer, o
 	scope := marker.Scope(owner, repo, pr)
 	existing := map[int]*github.IssueComment{}
 	var extra []*github.IssueComment // duplicates of a part, e.g. after a lost response
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		cs, resp, err := api.ListComments(ctx, owner, repo, pr, opts)
-		if err != nil {
-			return fmt.Errorf("list comments of #%d: %w", pr, err)
+	err := listComments(ctx, api, owner, repo, pr, func(c *github.IssueComment) {
+		if c.GetUser().GetLogin() != bot {
+			return
 		}
-		for _, c := range cs {
-			if c.GetUser().GetLogin() != bot {
-				continue
-			}
-			if n := partOf(seal, scope, c.GetBody()); n > 0 {
-				if existing[n] == nil {
-					existing[n] = c
-				} else {
-					extra = append(extra, c)
-				}
+		if n := partOf(seal, scope, c.GetBody()); n > 0 {
+			if existing[n] == nil {
+				existing[n] = c
+			} else {
+				extra = append(extra, c)
 			}
 		}
-		if resp == nil || resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+	})
+	if err != nil {
+		return err
 	}
 	for i, body := range parts {
 		n := i + 1
