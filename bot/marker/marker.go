@@ -131,7 +131,6 @@ const maxQuote = 120
 // of an HTML comment, so an echo can neither carry nor imitate a marker.
 func Quote(s string) string {
 	var b strings.Builder
-	n := 0
 	space := false
 	for _, r := range s {
 		if r == utf8.RuneError || unicode.Is(unicode.Cf, r) {
@@ -141,27 +140,25 @@ func Quote(s string) string {
 			space = b.Len() > 0
 			continue
 		}
-		if n == maxQuote {
-			b.WriteString("…")
-			break
-		}
 		if space {
 			b.WriteByte(' ')
-			n++
 			space = false
 		}
 		if r == '`' {
 			r = '\''
 		}
 		b.WriteRune(r)
-		n++
 	}
 	out := b.String()
 	// Break every "<!--" and "-->" (and their overlapping forms) by
-	// separating the dashes; repeat until none is left.
-	for strings.Contains(out, "<!--") || strings.Contains(out, "-->") || strings.Contains(out, "<!-") {
+	// separating the dashes; repeat until none is left. Cutting the result
+	// short below cannot make one again.
+	for strings.Contains(out, "<!-") || strings.Contains(out, "-->") {
 		out = strings.ReplaceAll(out, "<!-", "<! -")
 		out = strings.ReplaceAll(out, "-->", "- ->")
+	}
+	if r := []rune(out); len(r) > maxQuote {
+		out = string(r[:maxQuote]) + "…"
 	}
 	return out
 }
