@@ -32,6 +32,8 @@ type live struct {
 	webURL string // the pages' listener
 	stop   func()
 	logs   *syncBuffer
+	// keyFile and secretFile are the server's App key and webhook secret.
+	keyFile, secretFile string
 }
 
 // syncBuffer collects log output written from several goroutines.
@@ -63,8 +65,8 @@ func startServer(t testing.TB, files map[string]string, serverYAML string) *live
 		}
 		return p
 	}
-	write("key.pem", string(e.sim.AppPrivateKeyPEM()))
-	write("secret", hookSecret+"\n")
+	keyFile := write("key.pem", string(e.sim.AppPrivateKeyPEM()))
+	secretFile := write("secret", hookSecret+"\n")
 	if !strings.Contains(serverYAML, "repositories:") {
 		// The test repository may reach the test's namespace, as a
 		// platform team would grant it.
@@ -100,7 +102,7 @@ func startServer(t testing.TB, files map[string]string, serverYAML string) *live
 	go func() { done <- srv.Run(ctx, Listeners{Webhook: ln, Web: webLn}, 10*time.Second) }()
 	url := "http://" + ln.Addr().String()
 	e.sim.SetWebhook(url+"/webhooks", hookSecret)
-	l := &live{e2e: e, srv: srv, url: url, webURL: "http://" + webLn.Addr().String(), stop: func() { cancel(); <-done }, logs: logs}
+	l := &live{e2e: e, srv: srv, url: url, webURL: "http://" + webLn.Addr().String(), stop: func() { cancel(); <-done }, logs: logs, keyFile: keyFile, secretFile: secretFile}
 	t.Cleanup(l.stop)
 	return l
 }

@@ -500,3 +500,52 @@ func (l *live) pages(t *testing.T) []string {
 	}
 	return out
 }
+
+// TestCheckoutSymlinksReadNothingOutside: a pull request whose
+// .gantry.yaml, or whose manifest, is a symbolic link to the server's App
+// key, its webhook secret or /dev/zero fails its plan with a message that
+// names the file, and no byte of what the links point at is published.
+func TestCheckoutSymlinksReadNothingOutside(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		files func(l *live) map[string]string
+		want  string
+	}{
+		{".gantry.yaml links to the App key", func(l *live) map[string]string {
+			return map[string]string{".gantry.yaml": githubsim.SymlinkPrefix + l.keyFile}
+		}, ".gantry.yaml"},
+		{".gantry.yaml links to /dev/zero", func(*live) map[string]string {
+			return map[string]string{".gantry.yaml": githubsim.SymlinkPrefix + "/dev/zero"}
+		}, ".gantry.yaml"},
+		{"a manifest links to the webhook secret", func(l *live) map[string]string {
+			return map[string]string{"apps/web/cm.yaml": githubsim.SymlinkPrefix + l.secretFile}
+		}, "apps/web/cm.yaml"},
+		{"a manifest links up and out", func(*live) map[string]string {
+			return map[string]string{"apps/web/cm.yaml": githubsim.SymlinkPrefix + "../../../../../../../../etc/passwd"}
+		}, "apps/web/cm.yaml"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := startServer(t, baseFiles, "")
+			pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "link", Base: "main", Title: "link", Files: tt.files(l)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "plan", func() bool { return l.completed(head) })
+			c := l.checks(head)[report.CheckDiff]
+			s := l.summary(pr)
+			if c.Conclusion != "failure" || !strings.Contains(s, tt.want) || !strings.Contains(s, "outside") {
+				t.Errorf("diff check %s; the comment does not name %s as leading outside:\n%s", c.Conclusion, tt.want, s)
+			}
+			key := strings.Split(strings.TrimSpace(string(l.sim.AppPrivateKeyPEM())), "\n")
+			all := s + c.Title + c.Summary + l.logs.String()
+			for _, a := range c.Annotations {
+				all += a.Message
+			}
+			for _, needle := range []string{key[1], key[len(key)/2], hookSecret, "root:x:0:0"} {
+				if strings.Contains(all, needle) {
+					t.Errorf("%q was published", needle)
+				}
+			}
+		})
+	}
+}
