@@ -66,15 +66,18 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read pull request #%d: %w", j.PR, err)
-	}
 	// The filters hold for every route, on the pull request as GitHub
-	// describes it now: a route that could not see it never skips them.
-	if why := excluded(pr, p.Route); why != "" {
-		log.Info("plan skipped", "reason", why)
-		return nil, nil, &NotProcessedError{Reason: why}
+	// describes it: a route that did not see it (a command, a re-requested
+	// check) has it read first; a pull request event already passed them.
+	var pr *github.PullRequest
+	if !j.PRFiltered {
+		if pr, _, err = gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR); err != nil {
+			return nil, nil, fmt.Errorf("read pull request #%d: %w", j.PR, err)
+		}
+		if why := excluded(pr, p.Route); why != "" {
+			log.Info("plan skipped", "reason", why)
+			return nil, nil, &NotProcessedError{Reason: why}
+		}
 	}
 	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
@@ -153,6 +156,12 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	fail := func(err error) report.Report {
 		rep.Errors = append(rep.Errors, problemOf(err))
 		return rep
+	}
+	if pr == nil {
+		var err error
+		if pr, _, err = gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR); err != nil {
+			return fail(fmt.Errorf("read pull request #%d: %w", j.PR, err))
+		}
 	}
 	changed, err := changedFiles(ctx, gh, j)
 	if err != nil {

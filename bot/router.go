@@ -45,6 +45,10 @@ type Job struct {
 	// Apps are apps a plan includes besides the ones the change affects
 	// (`/gantry plan app…`).
 	Apps []string
+	// PRFiltered says the router saw the pull request itself (a
+	// pull_request event, or resync's listing) and the server's draft and
+	// fork filters passed; other plans read it and check them first.
+	PRFiltered bool
 }
 
 // Lane is the serial lane of the job: per pull request, per pushed branch,
@@ -144,7 +148,7 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 		if why := excluded(pr, cfg); why != "" {
 			return ignore("%s", why)
 		}
-		job.Kind = JobPlan
+		job.Kind, job.PRFiltered = JobPlan, true
 	case "closed":
 		job.Kind = JobPRClosed
 		if !pr.GetMerged() && isDriftPR(e.GetRepo(), pr, cfg) {

@@ -49,7 +49,7 @@ func pushEvent(ref string, deleted bool) *github.PushEvent {
 func TestRoute(t *testing.T) {
 	seal := marker.New([]byte("server key"))
 	cfg := RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/", Seal: seal}
-	plan := &Job{Kind: JobPlan, InstallationID: 42, Owner: "acme", Repo: "ops", PR: 7, HeadSHA: "abc", BaseRef: "main", Sender: "alice"}
+	plan := &Job{Kind: JobPlan, InstallationID: 42, Owner: "acme", Repo: "ops", PR: 7, HeadSHA: "abc", BaseRef: "main", Sender: "alice", PRFiltered: true}
 	// drift makes pull request 7 one of gantry's drift pull requests, as
 	// the bot opens them; body replaces the sealed body when not empty.
 	drift := func(body string) func(*github.PullRequest) {
@@ -85,20 +85,20 @@ func TestRoute(t *testing.T) {
 		{"deleted fork (head.repo null) fails closed", prEvent("opened", func(p *github.PullRequest) { p.Head.Repo = nil }), nil, nil,
 			"comes from the fork a repository that no longer exists"},
 		{"head repository without id fails closed", prEvent("opened", func(p *github.PullRequest) { p.Head.Repo = &github.Repository{} }), nil, nil, "comes from the fork"},
-		{"closed", prEvent("closed", func(p *github.PullRequest) { p.Merged = github.Bool(true) }), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"drift PR closed unmerged", prEvent("closed", drift("")), nil, with(plan, func(j *Job) { j.Kind = JobDriftPRClose }), ""},
+		{"closed", prEvent("closed", func(p *github.PullRequest) { p.Merged = github.Bool(true) }), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"drift PR closed unmerged", prEvent("closed", drift("")), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobDriftPRClose, false }), ""},
 		{"drift PR merged", prEvent("closed", func(p *github.PullRequest) {
 			drift("")(p)
 			p.Merged = github.Bool(true)
-		}), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		}), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
 		{"drift branch opened by a person is an ordinary PR", prEvent("closed", func(p *github.PullRequest) {
 			drift("")(p)
 			p.User = &github.User{Login: github.String("mallory")}
-		}), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"drift branch with an unsealed body", prEvent("closed", drift("<!-- gantry:drift e30 AAAAAAAAAAAAAAAAAAAAAA -->\n")), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"drift marker sealed for another PR", prEvent("closed", drift(sealedFor(8))), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"drift marker after other text", prEvent("closed", drift("quoted\n"+sealedFor(7))), nil, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
-		{"no key, no drift PR", prEvent("closed", drift("")), &RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/"}, with(plan, func(j *Job) { j.Kind = JobPRClosed }), ""},
+		}), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"drift branch with an unsealed body", prEvent("closed", drift("<!-- gantry:drift e30 AAAAAAAAAAAAAAAAAAAAAA -->\n")), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"drift marker sealed for another PR", prEvent("closed", drift(sealedFor(8))), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"drift marker after other text", prEvent("closed", drift("quoted\n"+sealedFor(7))), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"no key, no drift PR", prEvent("closed", drift("")), &RouteConfig{BotLogin: "gantry[bot]", DriftBranchPrefix: "gantry/drift/"}, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
 		{"comment command", commentEvent("alice", "User", "/gantry plan web", true), nil,
 			&Job{Kind: JobCommand, InstallationID: 42, Owner: "acme", Repo: "ops", PR: 7, Sender: "alice", CommentID: 99,
 				Comment: &Parsed{Commands: []Command{{Verb: VerbPlan, Apps: []string{"web"}, Line: 1}}}}, ""},
