@@ -267,6 +267,9 @@ type appResult struct {
 	sources render.SourceMap
 	diff    *cluster.DiffSet
 	err     error
+	// refused are the rendered objects outside the repository's grant,
+	// each with its error and source line.
+	refused []report.Object
 	// renderTime and diffTime are the stages' wall-clock times.
 	renderTime, diffTime time.Duration
 }
@@ -288,7 +291,9 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil {
-				r.err = checkObjects(scope, app, r.objects, r.sources)
+				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
+					r.err = fmt.Errorf("%s outside what the server configuration grants %s (repositories:)", plural(len(r.refused), "object is", "objects are"), scope.Repository)
+				}
 			}
 			if r.err == nil {
 				var c *cluster.Client
@@ -313,7 +318,7 @@ func (r appResult) reportApp() report.App {
 	a := report.App{Name: r.app.Name, Cluster: r.app.Cluster}
 	if r.err != nil {
 		pr := problemOf(r.err)
-		a.Error = &pr
+		a.Error, a.Objects = &pr, r.refused
 		return a
 	}
 	if r.diff.Error != "" {
@@ -529,25 +534,49 @@ func policyProblems(err error) []report.Problem {
 	return []report.Problem{problemOf(err)}
 }
 
-// checkObjects refuses an app whose rendered objects reach beyond the
-// repository's grant, naming each such object and its source line.
-func checkObjects(scope config.Scope, app config.App, objs []*unstructured.Unstructured, sources render.SourceMap) error {
-	var errs []error
+// checkObjects returns the rendered objects that reach beyond the
+// repository's grant, each with the reason and its source line (at most
+// maxRefused, the last saying how many more there are).
+func checkObjects(scope config.Scope, app config.App, objs []*unstructured.Unstructured, sources render.SourceMap) []report.Object {
+	const maxRefused = 20
+	var out []report.Object
+	more := 0
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
-		if err := scope.CheckObject(app.Cluster, gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()); err != nil {
-			src, _ := sources.Of(o)
-			errs = append(errs, &render.Error{App: app.Name, File: src.File, Line: src.Line, Msg: err.Error(), Err: err})
-			if len(errs) == 20 {
-				errs = append(errs, fmt.Errorf("more objects outside the grant are not listed"))
-				break
-			}
+		err := scope.CheckObject(app.Cluster, gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName())
+		if err == nil {
+			continue
 		}
+		if len(out) == maxRefused {
+			more++
+			continue
+		}
+		// The report names the object: the message says only why.
+		msg := err.Error()
+		if se, ok := errors.AsType[*config.ScopeError](err); ok {
+			bare := *se
+			bare.Object = ""
+			msg = bare.Error()
+		}
+		src, _ := sources.Of(o)
+		out = append(out, report.Object{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(),
+			Action: report.Create, Error: &report.Problem{Message: msg, File: src.File, Line: src.Line}})
 	}
-	return errors.Join(errs...)
+	if more > 0 {
+		out[len(out)-1].Error.Message += fmt.Sprintf(" (and %s not listed)", plural(more, "more object", "more objects"))
+	}
+	return out
 }
 
 // lockHolder is who holds a lock for a pull request: "owner/repo#n".
 func lockHolder(owner, repo string, pr int) string {
 	return fmt.Sprintf("%s/%s#%d", owner, repo, pr)
+}
+
+// plural picks the singular or plural form for n, with n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

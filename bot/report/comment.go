@@ -213,8 +213,8 @@ func comment(r Report, mark func(part int) string, limit int) []string {
 	var blocks []string
 	for _, a := range r.Apps {
 		for _, o := range a.Objects {
-			if o.Action == Unchanged {
-				continue
+			if o.Action == Unchanged || (o.Error != nil && o.Diff == "") {
+				continue // nothing to show beyond the error, said above
 			}
 			blocks = append(blocks, objectBlock(a.Name, o, limit-1000))
 		}
