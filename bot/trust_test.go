@@ -33,12 +33,7 @@ const redCM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\nd
 // maintainer.
 func openRed(t *testing.T, l *live) (int, string) {
 	t.Helper()
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "red", Base: "main", Title: "red",
-		Files: map[string]string{"apps/web/cm.yaml": redCM}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	pr, head := l.openAndPlan(t, "red", map[string]string{"apps/web/cm.yaml": redCM})
 	if c := l.checks(head)[report.CheckPolicy]; c.Conclusion != "failure" {
 		t.Fatalf("policy check %q, want failure", c.Conclusion)
 	}
@@ -122,12 +117,7 @@ func TestOverrideCoversOnlyWhatTheGrantCovers(t *testing.T) {
 	}
 	files["policy/api.rego"] = "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tinput.data.level == \"trace\"\n\tmsg := \"trace logging is not allowed\"\n}\n"
 	l := startServer(t, files, "policyOverrides: {allowOwnerless: true}\npermissions:\n  - {commands: [plan, unlock], minRole: write}\n  - {commands: [approve-policies], users: [maria], apps: [web]}\n")
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "both", Base: "main", Title: "both",
-		Files: map[string]string{"apps/web/cm.yaml": redCM, "apps/api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: trace\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	pr, head := l.openAndPlan(t, "both", map[string]string{"apps/web/cm.yaml": redCM, "apps/api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\ndata:\n  level: trace\n"})
 	l.comment(t, "maria", pr, "/gantry approve-policies web is fine")
 	waitFor(t, "re-plan with the override", func() bool {
 		return strings.Contains(l.checks(head)[report.CheckPolicy].Title, "1 not covered by @maria's override")
@@ -284,13 +274,8 @@ func TestPlanStaysInsideTheRepositorysGrant(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "reach", Base: "main", Title: "reach",
-		Files: map[string]string{"apps/web/reach.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: theirs\n  namespace: " + other +
-			"\ndata:\n  token: guess\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: gantry-test-escalate\nrules: []\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	pr, head := l.openAndPlan(t, "reach", map[string]string{"apps/web/reach.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: theirs\n  namespace: " + other +
+		"\ndata:\n  token: guess\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: gantry-test-escalate\nrules: []\n"})
 	c := l.checks(head)[report.CheckDiff]
 	if c.Conclusion != "failure" {
 		t.Errorf("diff check %s, want failure", c.Conclusion)
@@ -324,12 +309,7 @@ func TestPlanStaysInsideTheRepositorysGrant(t *testing.T) {
 // pull request is open; the resync renews it and releases it on close.
 func TestResyncKeepsTheLocksOfOpenPullRequests(t *testing.T) {
 	l := startServer(t, baseFiles, "")
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "green", Base: "main", Title: "green",
-		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	pr, _ := l.openAndPlan(t, "green", map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
 	kc, _ := l.pipe.Clusters.Get("local")
 	key := cluster.LockKey{Repository: "acme/ops", App: "web"}
 	before, err := kc.InspectLock(context.Background(), key)
@@ -357,12 +337,7 @@ func TestResyncKeepsTheLocksOfOpenPullRequests(t *testing.T) {
 // a token that can read this repository's contents and nothing else.
 func TestCheckoutsUseAReadOnlyToken(t *testing.T) {
 	l := startServer(t, baseFiles, "")
-	_, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "green", Base: "main", Title: "green",
-		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	l.openAndPlan(t, "green", map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
 	fetches := 0
 	for _, r := range l.sim.Requests() {
 		if r.Kind != githubsim.KindGit {
@@ -421,12 +396,7 @@ func TestNothingSecretLeaks(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "secret", Base: "main", Title: "secret",
-		Files: map[string]string{"apps/web/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + prValue + "\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
+	pr, head := l.openAndPlan(t, "secret", map[string]string{"apps/web/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + prValue + "\n"})
 	if err := l.sim.SetPermission("acme", "ops", "maria", "maintain"); err != nil {
 		t.Fatal(err)
 	}
@@ -529,11 +499,7 @@ func TestCheckoutSymlinksReadNothingOutside(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := startServer(t, baseFiles, "")
-			pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "link", Base: "main", Title: "link", Files: tt.files(l)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, "plan", func() bool { return l.completed(head) })
+			pr, head := l.openAndPlan(t, "link", tt.files(l))
 			c := l.checks(head)[report.CheckDiff]
 			s := l.summary(pr)
 			if c.Conclusion != "failure" || !strings.Contains(s, tt.want) || !strings.Contains(s, "outside") {
@@ -551,4 +517,16 @@ func TestCheckoutSymlinksReadNothingOutside(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openAndPlan opens a pull request by alice from branch changing files,
+// and waits for gantry's plan of it.
+func (l *live) openAndPlan(t *testing.T, branch string, files map[string]string) (int, string) {
+	t.Helper()
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: branch, Base: "main", Title: branch, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	return pr, head
 }
