@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/gantryops/gantry/bot/marker"
-	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 )
 
@@ -224,46 +223,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// releaseLocks releases the locks the job's pull request holds (only on
-// apps, when given) in every cluster, and returns the apps released.
-func (s *Server) releaseLocks(ctx context.Context, j Job, apps []string) ([]string, error) {
-	holder := lockHolder(j.Owner, j.Repo, j.PR)
-	var released []string
-	err := s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
-		if l.Holder != holder || !strings.EqualFold(l.Repository, j.Owner+"/"+j.Repo) || (len(apps) > 0 && !contains(apps, l.App)) {
-			return nil
-		}
-		if err := c.ReleaseLock(ctx, l.Key(), holder); err != nil {
-			return fmt.Errorf("release lock of %s: %w", l.Key(), err)
-		}
-		released = append(released, "`"+l.App+"`")
-		return nil
-	})
-	return released, err
-}
-
-// forEachLock calls fn for every lock in every configured cluster; a
-// cluster that cannot be read is an error that does not stop the others.
-func (s *Server) forEachLock(ctx context.Context, fn func(*cluster.Client, cluster.Lock) error) error {
-	var errs []error
-	for _, cc := range s.cfg.Clusters {
-		c, err := s.pipe.Clusters.Get(cc.Name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		locks, err := c.Locks(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("locks in cluster %s: %w", cc.Name, err))
-			continue
-		}
-		for _, l := range locks {
-			errs = append(errs, fn(c, l))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // approvePolicies records a policy override for the head the approver

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
-
-	"github.com/gantryops/gantry/cluster"
 )
 
 // resyncLoop runs resync every configured interval until ctx ends.
@@ -113,25 +110,4 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 		}
 		opts.Page = resp.NextPage
 	}
-}
-
-// tendLocks keeps every lock exactly as long as its pull request is open:
-// the lock of an open pull request is renewed (its "last seen" moves),
-// the lock of one that is not open is released. Locks never expire by
-// time, so a long review never loses its lock.
-func (s *Server) tendLocks(ctx context.Context, open map[string]bool) error {
-	return s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
-		i := strings.LastIndex(l.Holder, "#")
-		if i < 0 {
-			return nil
-		}
-		if _, err := strconv.Atoi(l.Holder[i+1:]); err != nil {
-			return nil // not a pull request's lock
-		}
-		if open[strings.ToLower(l.Holder)] {
-			return c.RenewLock(ctx, l.Key(), l.Holder)
-		}
-		s.log.Info("resync: releasing the lock of a closed pull request", "app", l.App, "repository", l.Repository, "holder", l.Holder)
-		return c.ReleaseLock(ctx, l.Key(), l.Holder)
-	})
 }

@@ -21,7 +21,6 @@ const (
 	JobApply        JobKind = "apply"        // a push to a base branch: apply what it changed
 	JobInstallation JobKind = "installation" // the App's installations changed: resync them
 	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged (restoring the cluster comes with drift)
-	JobResyncRepo   JobKind = "resync-repo"  // a check suite asks for everything again
 )
 
 // Job is the work one event asks for. Lane says which serial lane it runs

@@ -120,7 +120,7 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	if workers == 0 {
 		workers = 4
 	}
-	s.queue = NewQueue(s.run, workers, log)
+	s.queue = NewQueue(s.runJob, workers, log)
 	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
 	s.route.Seal = s.pipe.Seal
@@ -137,8 +137,8 @@ func (s *Server) started(j Job) {
 	}
 }
 
-// run does one job from the queue.
-func (s *Server) run(ctx context.Context, j Job) (err error) {
+// runJob does one job from the queue.
+func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -159,7 +159,7 @@ func (s *Server) run(ctx context.Context, j Job) (err error) {
 	case JobPRClosed, JobDriftPRClose:
 		_, err := s.releaseLocks(ctx, j, nil)
 		return err
-	case JobInstallation, JobResyncRepo:
+	case JobInstallation:
 		return s.resync(ctx)
 	case JobApply:
 		s.log.Warn("apply on merge is not built yet in this version of gantry; nothing applied", "lane", j.Lane(), "head", j.HeadSHA)

@@ -568,11 +568,6 @@ func checkObjects(scope config.Scope, app config.App, objs []*unstructured.Unstr
 	return out
 }
 
-// lockHolder is who holds a lock for a pull request: "owner/repo#n".
-func lockHolder(owner, repo string, pr int) string {
-	return fmt.Sprintf("%s/%s#%d", owner, repo, pr)
-}
-
 // plural picks the singular or plural form for n, with n.
 func plural(n int, one, many string) string {
 	if n == 1 {
