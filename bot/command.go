@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/agnivade/levenshtein"
-
 	"github.com/gantryops/gantry/bot/marker"
+	"github.com/gantryops/gantry/config"
 )
 
 // Verb is a `/gantry` comment command's name.
@@ -146,13 +145,12 @@ func suggestVerb(got string) string {
 			return fmt.Sprintf("; did you mean `/gantry %s`?", v)
 		}
 	}
-	best, bestDist := Verb(""), 0
-	for _, v := range verbs {
-		if d := levenshtein.ComputeDistance(got, string(v)); best == "" || d < bestDist {
-			best, bestDist = v, d
-		}
+	names := make([]string, len(verbs))
+	for i, v := range verbs {
+		names[i] = string(v)
 	}
-	if bestDist > max(2, len(got)/3) {
+	best := config.Suggest(got, names)
+	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean `/gantry %s`?", best)

@@ -17,6 +17,10 @@ func didYouMean(got string, candidates []string) string {
 	return ""
 }
 
+// Suggest returns the candidate closest to got when it is a likely typo
+// (case-insensitive edit distance), else "".
+func Suggest(got string, candidates []string) string { return suggest(got, candidates) }
+
 // suggest returns the candidate closest to got when it is a likely typo.
 func suggest(got string, candidates []string) string {
 	best, bestDist := "", 0
