@@ -15,8 +15,9 @@ import (
 	"github.com/gantryops/gantry/repofs"
 )
 
-// kustomizationFiles are the names kustomize accepts, in its order.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+// KustomizationFiles are the names Kustomize accepts for a
+// kustomization, in its order; render finds them by the same list.
+var KustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
 // DetectRender says how a directory renders: helm when it holds
 // Chart.yaml, kustomize when it holds a kustomization file, else yaml.
@@ -35,7 +36,7 @@ func detectRender(fsys *repofs.FS, dir string) RenderKind {
 	if fsys.IsFile(path.Join(dir, "Chart.yaml")) {
 		return RenderHelm
 	}
-	for _, k := range kustomizationFiles {
+	for _, k := range KustomizationFiles {
 		if fsys.IsFile(path.Join(dir, k)) {
 			return RenderKustomize
 		}
@@ -153,7 +154,7 @@ func discover(fsys *repofs.FS, srv *Server) (*Repo, error) {
 
 // kustomizationRefs lists the local directories a kustomization uses.
 func kustomizationRefs(fsys *repofs.FS, dir string) []string {
-	for _, k := range kustomizationFiles {
+	for _, k := range KustomizationFiles {
 		data, err := fsys.ReadFile(path.Join(dir, k))
 		if err != nil {
 			continue

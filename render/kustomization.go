@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantryops/gantry/config"
 )
 
 // kustDeps is what a kustomization pulls in from the repository, found by
@@ -447,7 +449,7 @@ func seqScalars(n *yaml.Node) []*yaml.Node {
 // file.
 func isKustomization(file string) bool {
 	base := path.Base(file)
-	for _, n := range kustomizationNames {
+	for _, n := range config.KustomizationFiles {
 		if base == n {
 			return true
 		}

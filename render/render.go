@@ -204,9 +204,6 @@ func duplicates(objs []rendered) []error {
 	return errs
 }
 
-// kustomizationNames are the file names Kustomize recognises, in its order.
-var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // Detect returns how the app directory appPath of the repository at
 // repoRoot is rendered when its app does not say: helm with a Chart.yaml,
 // kustomize with a kustomization file, yaml otherwise.
@@ -233,7 +230,7 @@ func detect(fsys *repoFS, dir string) config.RenderKind {
 // kustomizationFile returns the repository path of dir's kustomization
 // file, or "" when it has none.
 func kustomizationFile(fsys *repoFS, dir string) string {
-	for _, n := range kustomizationNames {
+	for _, n := range config.KustomizationFiles {
 		p := pathJoin(dir, n)
 		if present(fsys, p) && !fsys.IsDir(p) {
 			return p
