@@ -167,69 +167,29 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	if err != nil {
 		return fail(err)
 	}
-	tok, err := p.GitHub.ReadToken(ctx, j.InstallationID, j.Repo)
-	if err != nil {
-		return fail(err)
-	}
 	work, err := os.MkdirTemp(p.WorkDir, "run-")
 	if err != nil {
 		return fail(fmt.Errorf("work directory: %w", err))
 	}
 	defer os.RemoveAll(work)
-	url := pr.GetBase().GetRepo().GetCloneURL()
-	headDir, _, err := p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: fmt.Sprintf("refs/pull/%d/head", j.PR), SHA: j.HeadSHA}, work)
+	t, err := p.checkout(ctx, j, pr, work)
 	if err != nil {
 		return fail(err)
 	}
-	baseDir, baseSHA, err := p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/heads/" + pr.GetBase().GetRef()}, work)
-	if err != nil {
-		return fail(err)
-	}
-	repoCfg, err := config.LoadRepo(headDir, p.Config)
+	head, base, err := model(t, p.Config)
 	if err != nil {
 		return failConfig(rep, err)
 	}
-	baseCfg, err := config.LoadRepo(baseDir, p.Config)
-	if err != nil {
-		baseCfg = nil // a broken base model: every app counts as changed
-	}
-	affected := render.AffectedApps(ctx, headDir, *repoCfg, baseCfg, changed)
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
-	apps := appsNamed(repoCfg.Apps, append(affected, j.Apps...))
-
-	results := p.renderAndDiff(ctx, headDir, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo))
+	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
 	}
-
-	engine, perr := p.engine(ctx, j, baseDir, baseSHA, baseCfg)
-	if perr != nil {
-		rep.PolicyErrors = append(rep.PolicyErrors, policyProblems(perr)...)
-	}
-	prCtx := &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}
-	for _, l := range pr.Labels {
-		prCtx.Labels = append(prCtx.Labels, l.GetName())
-	}
-	var in policy.Input
-	in.PR = prCtx
-	for _, r := range results {
-		in.Objects = append(in.Objects, r.policyObjects()...)
-	}
-	findings := map[string][]report.Finding{}
-	if engine != nil && len(in.Objects) > 0 {
-		res, err := engine.Evaluate(ctx, in)
-		if err != nil {
-			rep.PolicyErrors = append(rep.PolicyErrors, problemOf(err))
-		}
-		for _, e := range res.Errors {
-			rep.PolicyErrors = append(rep.PolicyErrors, report.Problem{Message: e.Error(), File: e.File, Line: e.Line})
-		}
-		for _, f := range res.Findings {
-			findings[f.App] = append(findings[f.App], findingOf(f))
-		}
-	}
+	findings, problems := p.judgePolicies(ctx, j, pr, changed, t, base, results)
+	rep.PolicyErrors = append(rep.PolicyErrors, problems...)
 	for _, r := range results {
 		a := r.reportApp()
 		a.Findings = findings[r.app.Name]
@@ -239,6 +199,73 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 		rep.Apps = append(rep.Apps, a)
 	}
 	return rep
+}
+
+// trees are a run's two checkouts: the pull request's head, which is
+// judged, and its base branch, whose policies judge it.
+type trees struct {
+	head, base, baseSHA string
+}
+
+// checkout writes the head and the base branch's current commit into
+// work, fetched with a token that can only read the repository.
+func (p *Pipeline) checkout(ctx context.Context, j Job, pr *github.PullRequest, work string) (trees, error) {
+	var t trees
+	tok, err := p.GitHub.ReadToken(ctx, j.InstallationID, j.Repo)
+	if err != nil {
+		return t, err
+	}
+	url := pr.GetBase().GetRepo().GetCloneURL()
+	if t.head, _, err = p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: fmt.Sprintf("refs/pull/%d/head", j.PR), SHA: j.HeadSHA}, work); err != nil {
+		return t, err
+	}
+	t.base, t.baseSHA, err = p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, Ref: "refs/heads/" + pr.GetBase().GetRef()}, work)
+	return t, err
+}
+
+// model loads the repository model of the head (its errors fail the run)
+// and of the base (nil when broken: every app then counts as changed).
+func model(t trees, srv *config.Server) (head, base *config.Repo, err error) {
+	if head, err = config.LoadRepo(t.head, srv); err != nil {
+		return nil, nil, err
+	}
+	if base, err = config.LoadRepo(t.base, srv); err != nil {
+		base = nil
+	}
+	return head, base, nil
+}
+
+// judgePolicies evaluates the server's policies and the base branch's
+// over the apps' objects with their planned actions and the pull request,
+// and returns the findings by app and the policies' own problems.
+func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequest, changed []string, t trees, base *config.Repo, results []appResult) (map[string][]report.Finding, []report.Problem) {
+	var problems []report.Problem
+	engine, err := p.engine(ctx, j, t.base, t.baseSHA, base)
+	if err != nil {
+		problems = append(problems, policyProblems(err)...)
+	}
+	in := policy.Input{PR: &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}}
+	for _, l := range pr.Labels {
+		in.PR.Labels = append(in.PR.Labels, l.GetName())
+	}
+	for _, r := range results {
+		in.Objects = append(in.Objects, r.policyObjects()...)
+	}
+	findings := map[string][]report.Finding{}
+	if engine == nil || len(in.Objects) == 0 {
+		return findings, problems
+	}
+	res, err := engine.Evaluate(ctx, in)
+	if err != nil {
+		problems = append(problems, problemOf(err))
+	}
+	for _, e := range res.Errors {
+		problems = append(problems, report.Problem{Message: e.Error(), File: e.File, Line: e.Line})
+	}
+	for _, f := range res.Findings {
+		findings[f.App] = append(findings[f.App], findingOf(f))
+	}
+	return findings, problems
 }
 
 // lock takes the app's lock for the pull request, or records who has it.
