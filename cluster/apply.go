@@ -36,8 +36,13 @@ type ChangeEntry struct {
 	Object ObjectRef    `json:"object"`
 	Action ChangeAction `json:"action"`
 	Note   string       `json:"note,omitempty"`
-	// Error is set when Action is failed, object first.
+	// Error is set when Action is failed, object first, on one line.
 	Error string `json:"error,omitempty"`
+	// Detail is the API server's whole text when Error shortens it.
+	Detail string `json:"detail,omitempty"`
+	// Source is the object's file:line in the repository, when the caller
+	// knows it (see SetSources).
+	Source string `json:"source,omitempty"`
 }
 
 // ChangeSet is the outcome of applying one app.
@@ -53,6 +58,9 @@ type ChangeSet struct {
 	Health *Health `json:"health,omitempty"`
 	// Duration is the time the apply took, prune and wait included.
 	Duration time.Duration `json:"durationNanos"`
+	// Error is what failed the app as a whole, said once rather than per
+	// object: e.g. a namespace its objects need that no one creates.
+	Error string `json:"error,omitempty"`
 }
 
 // Count returns the number of objects with the action.
@@ -79,8 +87,9 @@ type ApplyOptions struct {
 	Prune bool
 	// Wait waits for the applied objects to become healthy.
 	Wait bool
-	// Health tunes the wait; its Timeout defaults to the app's
-	// HealthTimeout.
+	// Health tunes the wait. Its Timeout, when set, overrides the app's
+	// HealthTimeout (a caller's bound, e.g. a test's); zero, as in
+	// DefaultApplyOptions, waits as long as the app says.
 	Health WaitOptions
 	// Reapply sends every object even when upToDate proves the apply a
 	// no-op; a repair tool for a cluster whose API server changed defaults.
@@ -93,7 +102,10 @@ type ApplyOptions struct {
 // DefaultApplyOptions returns the options of an apply of repo's apps after
 // a merge.
 func DefaultApplyOptions(repo string) ApplyOptions {
-	return ApplyOptions{Repository: repo, Prune: true, Wait: true, Health: DefaultWaitOptions(), CRDTimeout: time.Minute}
+	health := DefaultWaitOptions()
+	// The app's healthTimeout bounds the wait, not a default of gantry's.
+	health.Timeout = 0
+	return ApplyOptions{Repository: repo, Prune: true, Wait: true, Health: health, CRDTimeout: time.Minute}
 }
 
 // ErrApplyFailed is wrapped by the error Apply returns when objects
@@ -148,13 +160,15 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 			rest = append(rest, i)
 		}
 	}
-	c.applyAll(ctx, app, ps, first, entries, opts.Reapply)
+	missing := make([]string, len(ps))
+	c.applyAll(ctx, app, ps, first, entries, missing, opts.Reapply)
 	if err := c.waitEstablished(ctx, ps, first, entries, opts.CRDTimeout); err != nil {
 		return cs, err
 	}
 	c.resolvePending(ctx, repo, app, ps, rest)
-	c.applyAll(ctx, app, ps, rest, entries, opts.Reapply)
+	c.applyAll(ctx, app, ps, rest, entries, missing, opts.Reapply)
 	cs.Objects = entries
+	cs.Error = missingNamespaces(countNonEmpty(missing))
 
 	var errs []error
 	for _, e := range entries {
@@ -164,6 +178,9 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	}
 	if len(errs) > 0 {
 		sortChanges(cs.Objects)
+		if cs.Error != "" {
+			return cs, fmt.Errorf("app %s: %s: %d of %d objects: %w: %w", app.Name, cs.Error, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
+		}
 		return cs, fmt.Errorf("app %s: %d of %d objects: %w: %w", app.Name, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
 	}
 
@@ -205,43 +222,47 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	return cs, nil
 }
 
-// applyAll applies the planned objects at idx in parallel.
-func (c *Client) applyAll(ctx context.Context, app config.App, ps []*planned, idx []int, out []ChangeEntry, reapply bool) {
+// applyAll applies the planned objects at idx in parallel, setting out
+// and, for an object whose namespace does not exist, missing.
+func (c *Client) applyAll(ctx context.Context, app config.App, ps []*planned, idx []int, out []ChangeEntry, missing []string, reapply bool) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Concurrency)
 	for _, i := range idx {
 		g.Go(func() error {
-			out[i] = c.applyOne(gctx, app, ps[i], reapply)
+			out[i], missing[i] = c.applyOne(gctx, app, ps[i], reapply)
 			return nil
 		})
 	}
 	_ = g.Wait()
 }
 
-func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapply bool) ChangeEntry {
-	e := ChangeEntry{Object: p.ref}
+// applyOne applies one planned object; missingNS names its namespace when
+// the apply failed because that does not exist.
+func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapply bool) (e ChangeEntry, missingNS string) {
+	e = ChangeEntry{Object: p.ref}
 	fail := func(err error) ChangeEntry {
-		e.Action, e.Error = ChangeFailed, scrub(err.Error(), secretValues(p.desired, p.live))
+		e.Action = ChangeFailed
+		e.Error, e.Detail = failure(err, secretValues(p.desired, p.live))
 		return e
 	}
 	if p.conflict != "" {
-		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("%w: %s", ErrOwnedElsewhere, p.conflict)})
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("%w: %s", ErrOwnedElsewhere, p.conflict)}), ""
 	}
 	if p.err != nil {
-		return fail(p.err)
+		return fail(p.err), ""
 	}
 	if p.mapping == nil {
-		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("kind not served: %s", p.pending)})
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: fmt.Errorf("kind not served: %s", p.pending)}), ""
 	}
 	if !reapply && upToDate(p.desired, p.live) {
 		e.Action = ChangeUnchanged
-		return e
+		return e, ""
 	}
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force,
 	})
 	if err != nil {
-		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: err})
+		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: err}), isMissingNamespace(err)
 	}
 	switch {
 	case p.live == nil:
@@ -251,7 +272,7 @@ func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapp
 	default:
 		e.Action = ChangeConfigured
 	}
-	return e
+	return e, ""
 }
 
 // waitEstablished waits until the CRDs applied at idx are established and

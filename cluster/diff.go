@@ -48,8 +48,15 @@ type ObjectDiff struct {
 	// e.g. a custom resource whose CRD the same app creates, or an object
 	// prune keeps.
 	Note string `json:"note,omitempty"`
-	// Error is why the API server refused the object, object first.
+	// Error is why the API server refused the object, object first, on
+	// one line: the fields and reasons, and what to do where gantry knows.
 	Error string `json:"error,omitempty"`
+	// Detail is the API server's whole text when Error shortens it (an
+	// immutable field's error dumps the old value); for folding away.
+	Detail string `json:"detail,omitempty"`
+	// Source is the object's file:line in the repository, when the caller
+	// knows it (see SetSources); empty for deletions.
+	Source string `json:"source,omitempty"`
 	// Live is the object as the cluster has it, nil when it does not
 	// exist or another app or repository owns it (ActionConflict); for
 	// policies that judge a change against the live state. Never printed:
@@ -169,11 +176,12 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 		return nil, err
 	}
 	set.Objects = make([]ObjectDiff, len(ps))
+	missing := make([]string, len(ps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Concurrency)
 	for i, p := range ps {
 		g.Go(func() error {
-			set.Objects[i] = c.diffOne(gctx, app, p, opts)
+			set.Objects[i], missing[i] = c.diffOne(gctx, app, p, opts)
 			return nil
 		})
 	}
@@ -181,6 +189,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	set.Error = missingNamespaces(countNonEmpty(missing))
 	if app.PruneEnabled() {
 		targets, err := c.pruneTargets(ctx, repo, app.Name, inv, refsOf(ps))
 		if err != nil {
@@ -202,21 +211,23 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 }
 
 // diffOne dry-runs one planned object and compares the result with the
-// live object.
-func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts DiffOptions) ObjectDiff {
+// live object. An object whose namespace does not exist is a creation,
+// previewed without a dry-run, and missingNS names the namespace so that
+// the app's error says it once.
+func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts DiffOptions) (ObjectDiff, string) {
 	d := ObjectDiff{Object: p.ref, Action: ActionCreate, Live: p.live}
 	if p.conflict != "" {
 		// Nothing of the live object: not its content, not even whether the
 		// dry-run of the rendered one would change it.
 		d.Action, d.Note, d.Live = ActionConflict, conflictNote(p.conflict), nil
-		return d
+		return d, ""
 	}
 	if p.live != nil {
 		d.Action = ActionUpdate
 	}
 	if p.err != nil {
-		d.Error = scrub(p.err.Error(), secretValues(p.desired, p.live))
-		return d
+		d.Error, d.Detail = failure(p.err, secretValues(p.desired, p.live))
+		return d, ""
 	}
 	secret := isSecret(p.ref) && p.live != nil
 	if secret {
@@ -237,7 +248,7 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 			d.Note += fmt.Sprintf("; compared with the live %s object", p.live.GetAPIVersion())
 		}
 		compare(&d, normalize(p.live), after, opts)
-		return d
+		return d, ""
 	}
 	desired := p.desired
 	if secret {
@@ -249,12 +260,21 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force, DryRun: []string{metav1.DryRunAll},
 	})
+	if ns := isMissingNamespace(err); ns != "" && p.live == nil {
+		d.Note = joinNotes(d.Note, fmt.Sprintf("not dry-run: namespace %s does not exist", ns))
+		desired := p.desired
+		if isSecret(p.ref) {
+			desired = foldStringData(desired)
+		}
+		compare(&d, nil, normalize(applyPreview(nil, desired)), opts)
+		return d, ns
+	}
 	if err != nil {
-		d.Error = scrub((&ObjectError{Ref: p.ref, Op: "dry-run", Err: err}).Error(), secretValues(p.desired, p.live))
-		return d
+		d.Error, d.Detail = failure(&ObjectError{Ref: p.ref, Op: "dry-run", Err: err}, secretValues(p.desired, p.live))
+		return d, ""
 	}
 	compare(&d, normalize(p.live), normalize(res), opts)
-	return d
+	return d, ""
 }
 
 // secretNote tells a reviewer what the diff of an existing Secret shows.
@@ -314,10 +334,12 @@ func toYAML(u *unstructured.Unstructured) string {
 	return string(b)
 }
 
-// unified returns the diff of two texts without file headers.
+// unified returns the diff of two texts without file headers. An empty
+// text has no lines, so a creation is a hunk "@@ -0,0 +1,N @@" and a
+// deletion "@@ -1,N +0,0 @@".
 func unified(a, b string, context int) string {
 	s, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: "live", ToFile: "desired", Context: context,
+		A: textLines(a), B: textLines(b), FromFile: "live", ToFile: "desired", Context: context,
 	})
 	if err != nil {
 		return ""
@@ -327,6 +349,35 @@ func unified(a, b string, context int) string {
 		return lines[2]
 	}
 	return s
+}
+
+// textLines splits text into lines that keep their newline. Unlike
+// difflib.SplitLines it adds no empty line after a final newline, which
+// would show as a phantom context line and make an empty text one line
+// long. A last line without a newline gets one, so that it prints as a
+// line of its own.
+func textLines(text string) []string {
+	if text == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(text, "\n")
+	if last := len(lines) - 1; lines[last] == "" {
+		lines = lines[:last]
+	} else {
+		lines[last] += "\n"
+	}
+	return lines
+}
+
+// countNonEmpty counts the non-empty strings of ss.
+func countNonEmpty(ss []string) map[string]int {
+	out := map[string]int{}
+	for _, s := range ss {
+		if s != "" {
+			out[s]++
+		}
+	}
+	return out
 }
 
 func refsOf(ps []*planned) []ObjectRef {

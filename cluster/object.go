@@ -90,3 +90,20 @@ func (e *ObjectError) Error() string { return fmt.Sprintf("%s %s failed: %v", e.
 
 // Unwrap returns the API error.
 func (e *ObjectError) Unwrap() error { return e.Err }
+
+// SetSources sets the Source of every object source knows (the
+// repository file and line it was rendered from, "" when unknown), so
+// that errors point at the line to fix.
+func (s *DiffSet) SetSources(source func(ObjectRef) string) {
+	for i := range s.Objects {
+		s.Objects[i].Source = source(s.Objects[i].Object)
+	}
+}
+
+// SetSources sets the Source of every object source knows, as
+// DiffSet.SetSources does.
+func (s *ChangeSet) SetSources(source func(ObjectRef) string) {
+	for i := range s.Objects {
+		s.Objects[i].Source = source(s.Objects[i].Object)
+	}
+}

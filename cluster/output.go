@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // Format is an output format of the CLI.
@@ -119,7 +120,7 @@ func writeDiffText(w io.Writer, sets []*DiffSet) error {
 				fmt.Fprintf(&b, "    note: %s\n", o.Note)
 			}
 			if o.Error != "" {
-				fmt.Fprintf(&b, "    error: %s\n", o.Error)
+				fmt.Fprintf(&b, "    error: %s%s\n", sourcePrefix(o.Source), o.Error)
 			}
 			for _, l := range strings.SplitAfter(o.Diff, "\n") {
 				if l != "" {
@@ -130,6 +131,15 @@ func writeDiffText(w io.Writer, sets []*DiffSet) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// sourcePrefix is "file:line: " before an error, or nothing when the
+// object's source is not known.
+func sourcePrefix(source string) string {
+	if source == "" {
+		return ""
+	}
+	return source + ": "
 }
 
 // markdown holds the markdown outputs, parsed once.
@@ -192,6 +202,9 @@ func writeApplyText(w io.Writer, sets []*ChangeSet) error {
 	for _, s := range sets {
 		fmt.Fprintf(&b, "app %s: %d created, %d configured, %d unchanged, %d deleted, %d failed (%s)\n", s.App,
 			s.Count(ChangeCreated), s.Count(ChangeConfigured), s.Count(ChangeUnchanged), s.Count(ChangeDeleted), s.Count(ChangeFailed), s.Duration.Round(1e6))
+		if s.Error != "" {
+			fmt.Fprintf(&b, "  error: %s\n", s.Error)
+		}
 		for _, o := range s.Objects {
 			if o.Action == ChangeUnchanged {
 				continue
@@ -201,7 +214,7 @@ func writeApplyText(w io.Writer, sets []*ChangeSet) error {
 				fmt.Fprintf(&b, " (%s)", o.Note)
 			}
 			if o.Error != "" {
-				fmt.Fprintf(&b, ": %s", o.Error)
+				fmt.Fprintf(&b, ": %s%s", sourcePrefix(o.Source), o.Error)
 			}
 			b.WriteString("\n")
 		}
@@ -219,7 +232,11 @@ func writeHealthText(b *strings.Builder, h *Health) {
 		fmt.Fprintf(b, "  healthy: %d objects ready\n", h.Ready)
 		return
 	}
-	fmt.Fprintf(b, "  unhealthy: %d of %d objects\n", len(h.Unhealthy), len(h.Unhealthy)+h.Ready)
+	fmt.Fprintf(b, "  unhealthy: %d of %d objects", len(h.Unhealthy), len(h.Unhealthy)+h.Ready)
+	if h.TimedOut {
+		fmt.Fprintf(b, " still not ready at the health timeout (%s)", h.Timeout)
+	}
+	b.WriteString("\n")
 	for _, u := range h.Unhealthy {
 		fmt.Fprintf(b, "  %s %s: %s\n", u.Object, u.Status, u.Message)
 		for _, c := range u.Conditions {
@@ -232,6 +249,22 @@ func writeHealthText(b *strings.Builder, h *Health) {
 			fmt.Fprintf(b, "    event %s\n", e)
 		}
 	}
+}
+
+// WriteWaitProgress writes one line of a wait's progress: how many
+// objects are ready and, for each of the others, its status and why.
+func WriteWaitProgress(w io.Writer, app string, p WaitProgress) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "app %s: waiting for health, %d of %d objects ready (%s of %s)", app, p.Ready, p.Total, p.Elapsed.Round(time.Second), p.Timeout)
+	for _, o := range p.Pending {
+		fmt.Fprintf(&b, "; %s %s", o.Object, o.Status)
+		if o.Message != "" {
+			fmt.Fprintf(&b, ": %s", o.Message)
+		}
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func writeApplyMarkdown(w io.Writer, sets []*ChangeSet) error {

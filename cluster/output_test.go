@@ -21,7 +21,8 @@ func diffSets() []*DiffSet {
 			{Object: ObjectRef{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition", Name: "widgets.example.com"},
 				Action: ActionCreate, Diff: "+apiVersion: apiextensions.k8s.io/v1\n+kind: CustomResourceDefinition\n"},
 			{Object: ref("ConfigMap", "web", "bad"), Action: ActionUpdate,
-				Error: "ConfigMap/web/bad dry-run failed: admission <policy> denied | twice\nsecond line"},
+				Error: "ConfigMap/web/bad dry-run failed: admission <policy> denied | twice\nsecond line", Source: "apps/web/bad.yaml:7",
+				Detail: "ConfigMap/web/bad dry-run failed: admission <policy> denied | twice\nsecond line\n```\nthe whole text"},
 			{Object: ref("ConfigMap", "web", "changes"), Action: ActionUpdate, Changed: []string{"data.k", "metadata.labels.tier"},
 				Diff: " data:\n-  k: before\n+  k: after\n"},
 			{Object: ref("ConfigMap", "web", "fenced"), Action: ActionUpdate, Changed: []string{"data.readme"},
@@ -49,8 +50,9 @@ func changeSets() []*ChangeSet {
 			{Object: ref("ConfigMap", "web", "a"), Action: ChangeCreated},
 			{Object: ref("ConfigMap", "web", "b"), Action: ChangeConfigured},
 			{Object: ref("ConfigMap", "web", "c"), Action: ChangeUnchanged},
-			{Object: ref("ConfigMap", "web", "d"), Action: ChangeFailed, Error: "ConfigMap/web/d apply failed: denied | <no>"},
-		}, Health: &Health{Ready: 1, Unhealthy: []ObjectHealth{{
+			{Object: ref("ConfigMap", "web", "d"), Action: ChangeFailed, Error: "ConfigMap/web/d apply failed: denied | <no>", Source: "apps/web/d.yaml:1",
+				Detail: "ConfigMap/web/d apply failed: denied | <no> and the rest"},
+		}, Health: &Health{Ready: 1, Timeout: 20 * time.Second, TimedOut: true, Unhealthy: []ObjectHealth{{
 			Object: ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "web", Name: "api"}, Status: "Failed",
 			Message:    "Progress deadline exceeded",
 			Conditions: []Condition{{Type: "Progressing", Status: "False", Reason: "ProgressDeadlineExceeded", Message: "timed out"}},
@@ -61,7 +63,7 @@ func changeSets() []*ChangeSet {
 			{Object: ref("ConfigMap", "api", "old"), Action: ChangeDeleted},
 			{Object: ref("ConfigMap", "api", "kept"), Action: ChangeSkipped, Note: "annotated gantry.dev/prune: disabled"},
 		}, Health: &Health{Healthy: true, Ready: 3}},
-		{App: "batch", Duration: time.Second},
+		{App: "batch", Duration: time.Second, Error: missingNamespaces(map[string]int{"hello": 2})},
 	}
 }
 

@@ -29,10 +29,28 @@ type WaitOptions struct {
 	// Events is the number of most recent events reported per unhealthy
 	// object.
 	Events int
+	// Progress, when set, is called whenever the objects' statuses change
+	// during the wait, so a person watching sees which objects are ready
+	// and why the others are not, instead of silence until the timeout.
+	Progress func(WaitProgress)
 }
 
-// DefaultWaitOptions returns the wait after a merge: five minutes, like
-// the app's default HealthTimeout.
+// WaitProgress is the state of a wait in progress.
+type WaitProgress struct {
+	// Elapsed is the time waited so far, of Timeout.
+	Elapsed time.Duration
+	Timeout time.Duration
+	// Ready is the number of objects healthy so far, of Total.
+	Ready int
+	Total int
+	// Pending are the objects not ready yet, with their kstatus status
+	// and message; no conditions, pods or events.
+	Pending []ObjectHealth
+}
+
+// DefaultWaitOptions returns the wait of a caller without an app: five
+// minutes, like the app's default HealthTimeout. Apply waits as long as
+// the app's healthTimeout says.
 func DefaultWaitOptions() WaitOptions {
 	return WaitOptions{Timeout: 5 * time.Minute, Interval: time.Second, Events: 5}
 }
@@ -41,6 +59,12 @@ func DefaultWaitOptions() WaitOptions {
 type Health struct {
 	// Healthy is true when every object reached kstatus Current.
 	Healthy bool `json:"healthy"`
+	// Timeout is the bound the wait had: the app's healthTimeout unless
+	// the caller set another.
+	Timeout time.Duration `json:"timeoutNanos,omitempty"`
+	// TimedOut says the wait ended at Timeout with objects still in
+	// progress (rather than every object healthy or failed).
+	TimedOut bool `json:"timedOut,omitempty"`
 	// Ready is the number of objects that did.
 	Ready int `json:"ready"`
 	// Unhealthy are the others, with why.
@@ -98,7 +122,10 @@ func (c *Client) Wait(ctx context.Context, refs []ObjectRef, opts WaitOptions) (
 	settled := func(s *state) bool {
 		return s.result.Status == status.CurrentStatus || s.result.Status == status.FailedStatus
 	}
-	deadline := time.Now().Add(opts.Timeout)
+	start := time.Now()
+	deadline := start.Add(opts.Timeout)
+	timedOut := false
+	var last string
 	for {
 		var pending []ObjectRef
 		for _, s := range states {
@@ -126,16 +153,33 @@ func (c *Client) Wait(ctx context.Context, refs []ObjectRef, opts WaitOptions) (
 				s.result = &status.Result{Status: status.UnknownStatus, Message: err.Error()}
 			}
 		}
-		if time.Now().Add(opts.Interval).After(deadline) {
+		if opts.Progress != nil {
+			p := WaitProgress{Elapsed: time.Since(start), Timeout: opts.Timeout, Total: len(states)}
+			for _, s := range states {
+				if s.result.Status == status.CurrentStatus {
+					p.Ready++
+				} else {
+					p.Pending = append(p.Pending, ObjectHealth{Object: s.ref, Status: string(s.result.Status), Message: s.result.Message})
+				}
+			}
+			slices.SortFunc(p.Pending, func(a, b ObjectHealth) int { return compareRefs(a.Object, b.Object) })
+			if key := fmt.Sprint(p.Ready, p.Pending); key != last {
+				last = key
+				opts.Progress(p)
+			}
+		}
+		if !time.Now().Before(deadline) {
+			timedOut = slices.ContainsFunc(pending, func(r ObjectRef) bool { return !settled(states[r.Key()]) })
 			break
 		}
+		// The last read is at the deadline, not an interval before it.
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(opts.Interval):
+		case <-time.After(min(opts.Interval, time.Until(deadline))):
 		}
 	}
-	h := &Health{Healthy: true}
+	h := &Health{Healthy: true, Timeout: opts.Timeout, TimedOut: timedOut}
 	for _, s := range states {
 		if s.result.Status == status.CurrentStatus {
 			h.Ready++

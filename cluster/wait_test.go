@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/fixtures/localcluster"
 )
 
@@ -152,5 +154,53 @@ func TestWhyReportsTheObjectsOwnEvents(t *testing.T) {
 				t.Errorf("events (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestApplyWaitsAsLongAsTheAppsHealthTimeout proves that the app's
+// healthTimeout bounds the wait of an apply with the default options (it
+// was ignored for a fixed five minutes), that the outcome names that
+// timeout, and that progress is reported while waiting. The Deployment's
+// pods never become ready and its progress deadline is far off, so only
+// the timeout ends the wait; the context's bound merely keeps a broken
+// implementation from hanging the test.
+func TestApplyWaitsAsLongAsTheAppsHealthTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	app.HealthTimeout = config.Duration(3 * time.Second)
+	docs := strings.Replace(deploymentDocs("stuck", true), "progressDeadlineSeconds: 4", "progressDeadlineSeconds: 600", 1)
+	opts := DefaultApplyOptions(testRepo)
+	opts.Health.Interval = 250 * time.Millisecond
+	var progress []WaitProgress
+	opts.Health.Progress = func(p WaitProgress) { progress = append(progress, p) }
+	cs, err := c.Apply(ctx, app, objects(t, ns, docs), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cs.Health
+	if h == nil || h.Healthy || !h.TimedOut || h.Timeout != 3*time.Second {
+		t.Fatalf("health %+v, want unhealthy, timed out at the app's 3s", h)
+	}
+	var text strings.Builder
+	writeHealthText(&text, h)
+	if !strings.Contains(text.String(), "still not ready at the health timeout (3s)") {
+		t.Errorf("outcome does not name the timeout:\n%s", text.String())
+	}
+	if len(progress) == 0 {
+		t.Fatal("no progress reported while waiting")
+	}
+	p := progress[len(progress)-1]
+	if p.Total != 2 || p.Ready != 1 || len(p.Pending) != 1 || p.Pending[0].Object.String() != "Deployment/"+ns+"/stuck" ||
+		p.Pending[0].Status != "InProgress" || p.Pending[0].Message == "" || p.Timeout != 3*time.Second {
+		t.Errorf("last progress %+v, want the ConfigMap ready and the Deployment in progress with why", p)
+	}
+	var line bytes.Buffer
+	if err := WriteWaitProgress(&line, app.Name, p); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1 of 2 objects ready"; !strings.Contains(line.String(), want) || !strings.Contains(line.String(), "Deployment/"+ns+"/stuck InProgress: ") {
+		t.Errorf("progress line %q lacks %q or the pending Deployment", line.String(), want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/render"
 )
@@ -60,6 +61,23 @@ type rendered struct {
 	objects []*unstructured.Unstructured
 	sources render.SourceMap
 	err     error
+}
+
+// sourceOf returns the file:line an object of the app was rendered from,
+// or "" for an object the render did not produce (a deletion).
+func (r rendered) sourceOf(ref cluster.ObjectRef) string {
+	apiVersion := ref.Version
+	if ref.Group != "" {
+		apiVersion = ref.Group + "/" + ref.Version
+	}
+	src, ok := r.sources[render.ObjectKey{APIVersion: apiVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}]
+	if !ok || src.File == "" {
+		return ""
+	}
+	if src.Line == 0 {
+		return src.File
+	}
+	return fmt.Sprintf("%s:%d", src.File, src.Line)
 }
 
 // renderApps renders each app, going on past errors so that every broken

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -134,5 +136,57 @@ func TestDiffApplyAgainstTheLocalCluster(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "diff", "--repo", repo, "--kubeconfig", dead); code != ExitError || !strings.Contains(errOut, "127.0.0.1:1") {
 		t.Errorf("diff against a dead cluster: exit %d, want 2 naming the server\n%s", code, errOut)
+	}
+}
+
+// TestRefusalsNameTheSourceLineAndTheFix proves what a new user trying the
+// CLI against a cluster sees: an object the API server rejects is shown
+// with its file:line, a namespace neither the cluster has nor the app
+// creates is said once with the fix (not once per object), and apply
+// --wait waits the app's healthTimeout, printing progress meanwhile.
+func TestRefusalsNameTheSourceLineAndTheFix(t *testing.T) {
+	ns := kube.Namespace(t)
+	missing := ns + "-absent"
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: %s\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: c, image: registry.example/api:1}]}\n"
+	repo := tree(t, map[string]string{
+		".gantry.yaml": "version: 1\napps:\n  - name: web\n    path: apps/web\n    namespace: " + ns + "\n    healthTimeout: 2s\n" +
+			"  - name: lost\n    path: apps/lost\n    namespace: " + missing + "\n",
+		"apps/web/all.yaml":  cm + "---\n" + fmt.Sprintf(deployment, "-3"),
+		"apps/lost/one.yaml": cm,
+		"apps/lost/two.yaml": strings.Replace(cm, "name: flags", "name: other", 1),
+	})
+	kc := []string{"--repo", repo, "--kubeconfig", kube.Kubeconfig}
+	code, out, errOut := run(t, append([]string{"diff"}, kc...)...)
+	if code != ExitError {
+		t.Errorf("diff: exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	if want := "error: apps/web/all.yaml:8: Deployment/" + ns + "/api dry-run failed: invalid: spec.replicas"; !strings.Contains(out, want) {
+		t.Errorf("diff output lacks %q:\n%s", want, out)
+	}
+	if n := strings.Count(out, "add a Namespace object"); n != 1 || !strings.Contains(out, fmt.Sprintf("namespace %q does not exist and the app does not create it (2 objects are in it)", missing)) {
+		t.Errorf("missing namespace said %d times, want once with the count:\n%s", n, out)
+	}
+	if strings.Contains(out, "not found") {
+		t.Errorf("diff repeats the API's not-found error:\n%s", out)
+	}
+
+	// A valid Deployment that never becomes ready (this cluster runs no
+	// controllers) waits the app's 2s, not five minutes.
+	if err := os.WriteFile(filepath.Join(repo, "apps/web/all.yaml"), []byte(cm+"---\n"+fmt.Sprintf(deployment, "1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code = Run(ctx, append([]string{"apply", "--wait", "--app", "web"}, kc...), &stdout, &stderr)
+	if code != ExitFinding {
+		t.Errorf("apply --wait: exit %d, want 1 (unhealthy)\n%s%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("diff:\n%s\napply:\n%s%s", out, stdout.String(), stderr.String())
+	if want := "still not ready at the health timeout (2s)"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("apply output lacks %q:\n%s", want, stdout.String())
+	}
+	if want := "app web: waiting for health, 1 of 2 objects ready"; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "Deployment/"+ns+"/api InProgress") {
+		t.Errorf("no progress on stderr (want %q and the pending Deployment):\n%s", want, stderr.String())
 	}
 }

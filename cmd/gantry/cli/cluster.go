@@ -56,6 +56,7 @@ records are kept under (default "local", a repository of its own).`,
 				if err != nil {
 					return exitWith(ExitError, fmt.Errorf("diff app %s: %w", r.app.Name, err))
 				}
+				set.SetSources(r.sourceOf)
 				sets = append(sets, set)
 				switch {
 				case set.HasErrors() || set.Error != "":
@@ -95,7 +96,8 @@ manager gantry) in stages: CRDs, then Namespaces, waited for, then the
 rest. The app's inventory in the cluster records what it owns. With
 --prune, objects that left the desired state are deleted (for apps whose
 .gantry.yaml allows prune, and never after an empty render unless the app
-says allowEmpty). With --wait, apply waits for the objects to be healthy.
+says allowEmpty). With --wait, apply waits for the objects to be healthy, as long as the
+app's healthTimeout says, printing progress to stderr.
 Every object is labelled with the app and --repository (default "local");
 an object another app or repository owns fails and is left as it is.`,
 		Args: cobra.NoArgs,
@@ -121,8 +123,13 @@ an object another app or repository owns fails and is left as it is.`,
 			code := ExitOK
 			var firstErr error
 			for _, r := range rs {
+				opts := opts
+				opts.Health.Progress = func(p cluster.WaitProgress) {
+					_ = cluster.WriteWaitProgress(cmd.ErrOrStderr(), r.app.Name, p)
+				}
 				set, err := c.Apply(cmd.Context(), r.app, r.objects, opts)
 				if set != nil {
+					set.SetSources(r.sourceOf)
 					sets = append(sets, set)
 					if set.Health != nil && !set.Health.Healthy {
 						code = max(code, ExitFinding)
@@ -151,6 +158,6 @@ an object another app or repository owns fails and is left as it is.`,
 	cf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
 	cmd.Flags().BoolVar(&prune, "prune", false, "delete objects that left the desired state")
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the applied objects to become healthy")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the applied objects to become healthy, up to the app's healthTimeout")
 	return cmd
 }
