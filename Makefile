@@ -88,7 +88,7 @@ test: kube-bin github-spec vet ## set up everything and run every test, then a s
 # FUZZTIME of new inputs each (longer on demand: make fuzz FUZZTIME=10m).
 FUZZ_TARGETS := \
 	./bot:FuzzParseComment ./bot:FuzzWebhook ./bot/marker:FuzzOpen ./bot/marker:FuzzQuote \
-	./bot/report:FuzzComment ./config:FuzzParseRepo ./render:FuzzPlainYAML \
+	./bot/report:FuzzComment ./config:FuzzParseRepo ./render:FuzzPlainYAML ./render:FuzzHelmTemplate \
 	./cluster:FuzzMaskSecrets ./cluster:FuzzUnified ./cluster:FuzzReason ./fixtures/githubsim:FuzzNarrow
 FUZZTIME ?= 5s
 

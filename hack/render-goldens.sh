@@ -26,4 +26,11 @@ mkdir -p "$OUT"
 	--include-crds --skip-tests \
 	--kube-version v1.34.4) >"$OUT/shop.yaml"
 
+# Block scalars that end template documents (the prometheus chart's shape):
+# Helm's own splitting and trimming decide their final newlines.
+(cd "$REPO/apps/helm/monitoring" && "$HELM" template monitoring . \
+	--namespace monitoring \
+	--include-crds --skip-tests \
+	--kube-version v1.34.4) >"$OUT/monitoring.yaml"
+
 echo "wrote $(ls "$OUT" | wc -l) goldens to $OUT with $("$KUSTOMIZE" version) and $("$HELM" version --short)"

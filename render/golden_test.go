@@ -15,7 +15,7 @@ import (
 // objects, equal after parsing. Only the app's default namespace, which
 // gantry adds after rendering, is applied to the CLI output too.
 func TestRenderMatchesCLIs(t *testing.T) {
-	for _, name := range []string{"web-prod", "shop"} {
+	for _, name := range []string{"web-prod", "shop", "monitoring"} {
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join("testdata", "golden", name+".yaml")
 			data, err := os.ReadFile(file)

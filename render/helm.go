@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/ignore"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/strvals"
 
 	"github.com/gantryops/gantry/config"
@@ -174,9 +175,35 @@ func helmObjects(fsys *repoFS, chrt *chart.Chart, out map[string]string, paths *
 			continue
 		}
 		file := paths.repoPath(n)
-		add(file, out[n], paths.template(n))
+		add(file, helmManifest(out[n]), paths.template(n))
 	}
 	return objs, errs
+}
+
+// helmManifest returns a template's output as Helm itself hands it on:
+// split into documents by Helm's own splitter, each document trimmed of
+// surrounding white space and ended by one newline, as `helm template`
+// prints them and `helm install` applies a release's manifests. (Install
+// applies hooks without that newline; gantry follows `helm template`, the
+// goldens' reference, for hooks too.) Decoding the engine's raw output
+// instead differs where a document ends in a block scalar: a template
+// ending in "key: |\n  {}" with no final newline, as after `{{- end -}}`,
+// gives "{}" raw but "{}\n" through Helm, and a "|+" block's trailing
+// blank lines and spaces become Helm's single newline.
+func helmManifest(out string) string {
+	docs := releaseutil.SplitManifests(out)
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString("---\n")
+		b.WriteString(docs[k])
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // isTestHook reports whether a helm.sh/hook value names a test hook.

@@ -68,6 +68,21 @@ func TestRenderOrderAndSources(t *testing.T) {
 				"apps/v1 StatefulSet shop/shop-redis -> apps/helm/shop/charts/redis/templates/statefulset.yaml:1",
 			},
 		},
+		{
+			// Helm's split of a template into documents keeps each one on
+			// its template line, the comment-only document included.
+			app: "monitoring",
+			want: []string{
+				"v1 ConfigMap monitoring/monitoring-monitoring-clip -> apps/helm/monitoring/templates/multi.yaml:1",
+				"v1 ConfigMap monitoring/monitoring-monitoring-hook -> apps/helm/monitoring/templates/hook.yaml:1 hook=post-install,post-upgrade",
+				"v1 ConfigMap monitoring/monitoring-monitoring-keep -> apps/helm/monitoring/templates/multi.yaml:9",
+				"v1 ConfigMap monitoring/monitoring-monitoring-last -> apps/helm/monitoring/templates/multi.yaml:31",
+				"v1 ConfigMap monitoring/monitoring-monitoring-server -> apps/helm/monitoring/templates/server-configmap.yaml:2",
+				"v1 ConfigMap monitoring/monitoring-monitoring-strip -> apps/helm/monitoring/templates/multi.yaml:20",
+				"v1 ConfigMap monitoring/monitoring-monitoring-trim-both -> apps/helm/monitoring/templates/trim-both.yaml:2",
+				"v1 ConfigMap monitoring/monitoring-monitoring-trim-end -> apps/helm/monitoring/templates/trim-end.yaml:2",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.app, func(t *testing.T) {
