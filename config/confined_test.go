@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // pemKey looks like the App's private key; its body must never be echoed.
@@ -108,11 +110,11 @@ func TestErrorsQuoteOnlyExcerpts(t *testing.T) {
 	}
 }
 
-// assertNoLeak fails when msg holds more than excerptLimit consecutive
+// assertNoLeak fails when msg holds more than excerpt.Limit consecutive
 // bytes of input.
 func assertNoLeak(t *testing.T, msg, input string) {
 	t.Helper()
-	if s := longestShared(msg, input); len(s) > excerptLimit {
+	if s := longestShared(msg, input); len(s) > excerpt.Limit {
 		t.Errorf("error quotes %d consecutive bytes of the input (%q): %s", len(s), s, msg)
 	}
 }

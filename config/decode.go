@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // decoder fills a Go value from a YAML node tree, strictly: unknown fields
@@ -65,7 +67,7 @@ func syntaxError(file string, err error) *FieldError {
 			}
 		}
 	}
-	return &FieldError{File: file, Line: line, Msg: "invalid YAML: " + clipQuoted(msg)}
+	return &FieldError{File: file, Line: line, Msg: "invalid YAML: " + excerpt.Clip(msg)}
 }
 
 // at records an error at node n for field path, and marks the field bad.
@@ -134,7 +136,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.at(n, path, "%s", clipQuoted(err.Error()))
+			d.at(n, path, "%s", excerpt.Clip(err.Error()))
 		}
 		return
 	}
@@ -207,13 +209,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			d.at(k, join(path, short(k.Value)), "given twice (first at line %d)", first.Line)
+			d.at(k, join(path, excerpt.Short(k.Value)), "given twice (first at line %d)", first.Line)
 			continue
 		}
 		seen[k.Value] = k
 		fi, ok := idx[k.Value]
 		if !ok {
-			d.at(k, path, "unknown field %s%s", excerpt(k.Value), didYouMean(k.Value, names))
+			d.at(k, path, "unknown field %s%s", excerpt.Quote(k.Value), didYouMean(k.Value, names))
 			if s := suggest(k.Value, names); s != "" {
 				// The typo is the error; "s is missing" would repeat it.
 				d.bad[join(path, s)] = true
@@ -233,7 +235,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		p := path + "." + short(k.Value)
+		p := path + "." + excerpt.Short(k.Value)
 		if first, dup := seen[k.Value]; dup {
 			d.at(k, p, "given twice (first at line %d)", first.Line)
 			continue
@@ -263,23 +265,13 @@ func describe(n *yaml.Node) string {
 	}
 	switch n.Tag {
 	case "!!str":
-		return "string " + excerpt(n.Value)
+		return "string " + excerpt.Quote(n.Value)
 	case "!!int", "!!float":
-		return fmt.Sprintf("number %s (quote it if it is meant as text)", short(n.Value))
+		return fmt.Sprintf("number %s (quote it if it is meant as text)", excerpt.Short(n.Value))
 	case "!!bool":
-		return "boolean " + short(n.Value)
+		return "boolean " + excerpt.Short(n.Value)
 	case "!!null":
 		return "nothing"
 	}
-	return excerpt(n.Value)
-}
-
-// short is at most excerptLimit characters of a value, unquoted, with an
-// ellipsis when cut.
-func short(s string) string {
-	r := []rune(s)
-	if len(r) > excerptLimit {
-		return string(r[:excerptLimit]) + "…"
-	}
-	return s
+	return excerpt.Quote(n.Value)
 }

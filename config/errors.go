@@ -2,9 +2,7 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -67,34 +65,4 @@ func (es Errors) err() error {
 		return es[i].Column < es[j].Column
 	})
 	return es
-}
-
-// excerptLimit is the most characters of a value from a repository that
-// an error quotes: errors are published on pull requests, and a value may
-// be a secret a symlink or a paste brought in.
-const excerptLimit = 40
-
-// excerpt quotes at most excerptLimit characters of a value, with an
-// ellipsis when cut.
-func excerpt(s string) string {
-	r := []rune(s)
-	if len(r) > excerptLimit {
-		return strconv.Quote(string(r[:excerptLimit])) + "…"
-	}
-	return strconv.Quote(s)
-}
-
-// quotedText finds quoted text in a library's message: "…", '…' or `…`.
-var quotedText = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|`[^`]*`")
-
-// clipQuoted cuts every quoted value in a library's message to an
-// excerpt.
-func clipQuoted(msg string) string {
-	return quotedText.ReplaceAllStringFunc(msg, func(q string) string {
-		inner := []rune(q[1 : len(q)-1])
-		if len(inner) <= excerptLimit {
-			return q
-		}
-		return q[:1] + string(inner[:excerptLimit]) + "…" + q[len(q)-1:]
-	})
 }

@@ -2,10 +2,12 @@ package config
 
 import (
 	"testing"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // FuzzParseRepo parses arbitrary bytes as .gantry.yaml: it never panics,
-// and no error quotes more than excerptLimit consecutive bytes of the
+// and no error quotes more than excerpt.Limit consecutive bytes of the
 // input (a .gantry.yaml may be a key or token a pull request pasted).
 func FuzzParseRepo(f *testing.F) {
 	for _, s := range []string{
@@ -24,7 +26,7 @@ func FuzzParseRepo(f *testing.F) {
 		if err == nil {
 			return
 		}
-		if s := longestShared(err.Error(), string(data)); len(s) > excerptLimit {
+		if s := longestShared(err.Error(), string(data)); len(s) > excerpt.Limit {
 			t.Errorf("error quotes %d consecutive input bytes %q: %v", len(s), s, err)
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/gantryops/gantry/repofs"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // dnsLabel is what app names and namespaces must look like: they become
@@ -121,7 +123,7 @@ func oneOf(d *decoder, field, got string, allowed []string) {
 			return
 		}
 	}
-	d.errAt(field, "%s is not one of %s%s", excerpt(got), strings.Join(allowed, ", "), didYouMean(got, allowed))
+	d.errAt(field, "%s is not one of %s%s", excerpt.Quote(got), strings.Join(allowed, ", "), didYouMean(got, allowed))
 }
 
 // repoPath checks a path relative to the repository root: not absolute,
@@ -133,12 +135,12 @@ func repoPath(d *decoder, field, p string, fsys *repofs.FS, wantDir bool) {
 		return
 	}
 	if strings.Contains(p, `\`) || filepath.IsAbs(p) || path.IsAbs(p) {
-		d.errAt(field, "%s must be relative to the repository root", excerpt(p))
+		d.errAt(field, "%s must be relative to the repository root", excerpt.Quote(p))
 		return
 	}
 	clean := path.Clean(p)
 	if clean == ".." || strings.HasPrefix(clean, "../") {
-		d.errAt(field, "%s leaves the repository", excerpt(p))
+		d.errAt(field, "%s leaves the repository", excerpt.Quote(p))
 		return
 	}
 	if fsys == nil {
@@ -147,11 +149,11 @@ func repoPath(d *decoder, field, p string, fsys *repofs.FS, wantDir bool) {
 	fi, err := fsys.Stat(clean)
 	switch {
 	case errors.Is(err, repofs.ErrOutside):
-		d.errAt(field, "%s leads outside the repository through a symbolic link", excerpt(p))
+		d.errAt(field, "%s leads outside the repository through a symbolic link", excerpt.Quote(p))
 	case err != nil:
-		d.errAt(field, "%s does not exist in the repository", excerpt(p))
+		d.errAt(field, "%s does not exist in the repository", excerpt.Quote(p))
 	case wantDir && !fi.IsDir():
-		d.errAt(field, "%s is not a directory", excerpt(p))
+		d.errAt(field, "%s is not a directory", excerpt.Quote(p))
 	}
 }
 
@@ -179,9 +181,9 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 	case a.Name == "":
 		d.errAt(f+".name", "missing: every app needs a unique name")
 	case len(a.Name) > maxAppName || !dnsLabel.MatchString(a.Name):
-		d.errAt(f+".name", "%s must be lower-case letters, digits and '-', at most %d characters", excerpt(a.Name), maxAppName)
+		d.errAt(f+".name", "%s must be lower-case letters, digits and '-', at most %d characters", excerpt.Quote(a.Name), maxAppName)
 	case names[a.Name] != "":
-		d.errAt(f+".name", "%s is already the name of %s (line %d)", excerpt(a.Name), names[a.Name], d.nodeOf(names[a.Name]+".name").Line)
+		d.errAt(f+".name", "%s is already the name of %s (line %d)", excerpt.Quote(a.Name), names[a.Name], d.nodeOf(names[a.Name]+".name").Line)
 	default:
 		names[a.Name] = f
 	}
@@ -194,7 +196,7 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 	oneOf(d, f+".drift", string(a.Drift), driftModes)
 	oneOf(d, f+".apply", string(a.Apply), applyModes)
 	if a.Namespace != "" && !dnsLabel.MatchString(a.Namespace) {
-		d.errAt(f+".namespace", "%s is not a valid namespace name", excerpt(a.Namespace))
+		d.errAt(f+".namespace", "%s is not a valid namespace name", excerpt.Quote(a.Namespace))
 	}
 	if a.Helm != nil && a.Render != "" && a.Render != RenderHelm {
 		d.errAt(f+".helm", "only for `render: helm`, but this app renders with %s", a.Render)
@@ -203,7 +205,7 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 		switch {
 		case a.Cluster != "" && srv.cluster(a.Cluster) == nil:
 			d.errAt(f+".cluster", "%s is not a cluster of this gantry server (it knows %s)%s",
-				excerpt(a.Cluster), quoteList(srv.clusterNames()), didYouMean(a.Cluster, srv.clusterNames()))
+				excerpt.Quote(a.Cluster), quoteList(srv.clusterNames()), didYouMean(a.Cluster, srv.clusterNames()))
 		case a.Cluster == "" && srv.DefaultCluster == "":
 			d.errAt(f+".cluster", "missing, and the server has no defaultCluster (it knows %s)", quoteList(srv.clusterNames()))
 		}
@@ -213,12 +215,12 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 	}
 	for i, g := range a.WhenModified {
 		if !doublestar.ValidatePattern(g) || strings.HasPrefix(path.Clean(g), "..") || path.IsAbs(g) {
-			d.errAt(fmt.Sprintf("%s.whenModified[%d]", f, i), "%s is not a glob relative to the repository root", excerpt(g))
+			d.errAt(fmt.Sprintf("%s.whenModified[%d]", f, i), "%s is not a glob relative to the repository root", excerpt.Quote(g))
 		}
 	}
 	for i, g := range a.Exclude {
 		if !doublestar.ValidatePattern(g) {
-			d.errAt(fmt.Sprintf("%s.exclude[%d]", f, i), "%s is not a valid glob", excerpt(g))
+			d.errAt(fmt.Sprintf("%s.exclude[%d]", f, i), "%s is not a valid glob", excerpt.Quote(g))
 		}
 	}
 	for i, rule := range a.Ignore {
@@ -228,14 +230,14 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 		}
 		for j, p := range rule.Pointers {
 			if !strings.HasPrefix(p, "/") {
-				d.errAt(fmt.Sprintf("%s.pointers[%d]", rf, j), "%s is not a JSON pointer (it starts with /, e.g. /spec/replicas)", excerpt(p))
+				d.errAt(fmt.Sprintf("%s.pointers[%d]", rf, j), "%s is not a JSON pointer (it starts with /, e.g. /spec/replicas)", excerpt.Quote(p))
 			}
 		}
 	}
 	if a.Helm != nil {
 		for i, v := range a.Helm.Values {
 			if path.IsAbs(v) || strings.HasPrefix(path.Clean(v), "..") {
-				d.errAt(fmt.Sprintf("%s.helm.values[%d]", f, i), "%s must be a file inside the chart directory", excerpt(v))
+				d.errAt(fmt.Sprintf("%s.helm.values[%d]", f, i), "%s must be a file inside the chart directory", excerpt.Quote(v))
 			}
 		}
 	}

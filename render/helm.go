@@ -20,6 +20,8 @@ import (
 	"helm.sh/helm/v3/pkg/strvals"
 
 	"github.com/gantryops/gantry/config"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // helmHookAnnotation marks a Helm hook; test hooks are left out of the
@@ -348,7 +350,7 @@ func helmValues(fsys *repoFS, dir string, h *config.Helm) (map[string]any, []err
 	for _, v := range h.Values {
 		file := pathJoin(dir, v)
 		if strings.HasPrefix(file, "../") || file == ".." || path.IsAbs(v) {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "helm values file %s leads outside the repository", excerpt(v)))
+			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "helm values file %s leads outside the repository", excerpt.Quote(v)))
 			continue
 		}
 		data, err := fsys.ReadFile(file)

@@ -2,7 +2,6 @@ package render
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -13,6 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gantryops/gantry/config"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // kustDeps is what a kustomization pulls in from the repository, found by
@@ -106,7 +107,7 @@ func checkKustomization(f *repoFS, kfile string, data []byte) kustCheck {
 		k, v := root.Content[i], root.Content[i+1]
 		field, known := kustomizationKeys[k.Value]
 		if !known {
-			fail(k.Line, ErrInvalid, "unknown kustomization field %s: gantry lets through only the fields it checks", excerpt(k.Value))
+			fail(k.Line, ErrInvalid, "unknown kustomization field %s: gantry lets through only the fields it checks", excerpt.Quote(k.Value))
 			continue
 		}
 		switch field {
@@ -198,25 +199,25 @@ func (c *kustCheck) local(f *repoFS, kfile, dir, key string, e *yaml.Node) (stri
 	}
 	ref := e.Value
 	if why := remoteLooking(ref); why != "" {
-		return fail(ErrRemote, "%s entry %s is remote (%s): gantry renders only what is in the repository, vendor it", key, excerpt(ref), why)
+		return fail(ErrRemote, "%s entry %s is remote (%s): gantry renders only what is in the repository, vendor it", key, excerpt.Quote(ref), why)
 	}
 	target := pathJoin(dir, ref)
 	if path.IsAbs(ref) || target == ".." || strings.HasPrefix(target, "../") {
-		return fail(ErrOutsideRepo, "%s entry %s leads outside the repository", key, excerpt(ref))
+		return fail(ErrOutsideRepo, "%s entry %s leads outside the repository", key, excerpt.Quote(ref))
 	}
 	real, err := f.fs.Resolve(target)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fail(ErrInvalid, "%s entry %s does not exist in the repository", key, excerpt(ref))
+			return fail(ErrInvalid, "%s entry %s does not exist in the repository", key, excerpt.Quote(ref))
 		}
 		var cause *Error
 		if errors.As(f.fail(target, err), &cause) {
-			return fail(cause.Err, "%s entry %s: %s", key, excerpt(ref), cause.Msg)
+			return fail(cause.Err, "%s entry %s: %s", key, excerpt.Quote(ref), cause.Msg)
 		}
-		return fail(ErrInvalid, "%s entry %s cannot be read", key, excerpt(ref))
+		return fail(ErrInvalid, "%s entry %s cannot be read", key, excerpt.Quote(ref))
 	}
 	if fi, err := f.fs.Stat(real); err != nil || !fi.IsDir() && !fi.Mode().IsRegular() {
-		return fail(ErrInvalid, "%s entry %s: %s is not a regular file or a directory", key, excerpt(ref), target)
+		return fail(ErrInvalid, "%s entry %s: %s is not a regular file or a directory", key, excerpt.Quote(ref), target)
 	}
 	return real, true
 }
@@ -239,7 +240,7 @@ func (c *kustCheck) plugin(f *repoFS, kfile, dir, key string, e *yaml.Node) {
 		return
 	}
 	if f.fs.IsDir(target) {
-		c.errs = append(c.errs, fileError(kfile, e.Line, ErrPlugin, "%s entry %s is a directory: name the plugin config files", key, excerpt(e.Value)))
+		c.errs = append(c.errs, fileError(kfile, e.Line, ErrPlugin, "%s entry %s is a directory: name the plugin config files", key, excerpt.Quote(e.Value)))
 		return
 	}
 	c.files = append(c.files, target)
@@ -290,7 +291,7 @@ func (c *kustCheck) pluginConfig(f *repoFS, file string, line int, dir string, n
 	ann := mapValue(mapValue(n, "metadata"), "annotations")
 	for _, a := range functionAnnotations {
 		if mapValue(ann, a) != nil {
-			fail(ErrPlugin, "%s %s is a KRM function (annotation %s): exec and container plugins are not allowed", short(apiVersion), short(kind), a)
+			fail(ErrPlugin, "%s %s is a KRM function (annotation %s): exec and container plugins are not allowed", excerpt.Short(apiVersion), excerpt.Short(kind), a)
 			return
 		}
 	}
@@ -299,7 +300,7 @@ func (c *kustCheck) pluginConfig(f *repoFS, file string, line int, dir string, n
 		return
 	}
 	if apiVersion != "builtin" {
-		fail(ErrPlugin, "plugin %s %s is not allowed: only kustomize's builtin generators and transformers run", short(apiVersion), short(kind))
+		fail(ErrPlugin, "plugin %s %s is not allowed: only kustomize's builtin generators and transformers run", excerpt.Short(apiVersion), excerpt.Short(kind))
 		return
 	}
 	// A builtin's paths: path (patch, replacement), and generator sources;
@@ -327,7 +328,7 @@ func (c *kustCheck) pluginConfig(f *repoFS, file string, line int, dir string, n
 			if inline {
 				at = line
 			}
-			c.errs = append(c.errs, fileError(file, at, ErrRemote, "%s config value %s looks like a URL: gantry renders only what is in the repository", kind, excerpt(s.Value)))
+			c.errs = append(c.errs, fileError(file, at, ErrRemote, "%s config value %s looks like a URL: gantry renders only what is in the repository", kind, excerpt.Quote(s.Value)))
 		}
 	})
 }
@@ -358,7 +359,7 @@ func remoteLooking(ref string) string {
 	case strings.Contains(ref, "://"):
 		return "a URL"
 	case lower == "github.com" || strings.HasPrefix(lower, "github.com/"):
-		return "a GitHub repository; a directory of that name is written ./" + short(ref)
+		return "a GitHub repository; a directory of that name is written ./" + excerpt.Short(ref)
 	case strings.Contains(ref, ":"):
 		return "a colon: a URL or an scp-style git address"
 	case strings.Contains(ref, "@"):
@@ -459,27 +460,3 @@ func isKustomization(file string) bool {
 
 // isNotExist reports a missing file.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-// excerptLimit is the most characters of a value an error quotes.
-const excerptLimit = 40
-
-// short is at most excerptLimit characters of a value, unquoted, with an
-// ellipsis when cut.
-func short(s string) string {
-	r := []rune(s)
-	if len(r) > excerptLimit {
-		return string(r[:excerptLimit]) + "…"
-	}
-	return s
-}
-
-// excerpt quotes at most excerptLimit characters of a value from the
-// repository, with an ellipsis when cut: errors are published, and a
-// value may be a secret a symlink or a paste brought in.
-func excerpt(s string) string {
-	r := []rune(s)
-	if len(r) > excerptLimit {
-		return fmt.Sprintf("%q…", string(r[:excerptLimit]))
-	}
-	return fmt.Sprintf("%q", s)
-}

@@ -13,6 +13,8 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/config"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // A post-render patch file holds YAML documents of two shapes:
@@ -115,7 +117,7 @@ func readPatches(fsys *repoFS, entries []string) ([]patchDoc, []error) {
 	for _, e := range entries {
 		entry := pathJoin(e)
 		if strings.HasPrefix(entry, "../") || entry == ".." || path.IsAbs(entry) {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "patches entry %s leads outside the repository", excerpt(e)))
+			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "patches entry %s leads outside the repository", excerpt.Quote(e)))
 			continue
 		}
 		real, err := fsys.resolve(entry)

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // document is one decoded YAML document: a JSON-compatible value and the
@@ -83,7 +85,7 @@ func yamlSyntaxError(file string, err error) *Error {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
 	}
-	return fileError(file, line, ErrInvalid, "parse yaml: %s", clipQuoted(msg))
+	return fileError(file, line, ErrInvalid, "parse yaml: %s", excerpt.Clip(msg))
 }
 
 // listItems returns the item nodes of a kind: *List document's items.
@@ -161,7 +163,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 			}
 			if prev, dup := lines[key]; dup {
 				return nil, fileError(c.file, k.Line, ErrInvalid,
-					"duplicate key %s (first at line %d)", excerpt(key), prev)
+					"duplicate key %s (first at line %d)", excerpt.Quote(key), prev)
 			}
 			lines[key] = k.Line
 			val, err := c.value(v, depth+1)
@@ -232,7 +234,7 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode bool %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode bool %s: %v", excerpt.Quote(n.Value), excerpt.Clip(err.Error()))
 		}
 		return b, nil
 	case "!!int":
@@ -242,16 +244,16 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 		}
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode integer %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode integer %s: %v", excerpt.Quote(n.Value), excerpt.Clip(err.Error()))
 		}
 		return f, nil
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "decode number %s: %v", excerpt(n.Value), clipQuoted(err.Error()))
+			return nil, fileError(c.file, n.Line, ErrInvalid, "decode number %s: %v", excerpt.Quote(n.Value), excerpt.Clip(err.Error()))
 		}
 		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fileError(c.file, n.Line, ErrInvalid, "number %s cannot be represented in JSON", excerpt(n.Value))
+			return nil, fileError(c.file, n.Line, ErrInvalid, "number %s cannot be represented in JSON", excerpt.Quote(n.Value))
 		}
 		if f == math.Trunc(f) && math.Abs(f) < 1<<53 && !strings.ContainsAny(n.Value, ".eE") {
 			return int64(f), nil
@@ -262,19 +264,4 @@ func (c *converter) scalar(n *yaml.Node) (any, error) {
 		// they would through JSON.
 		return n.Value, nil
 	}
-}
-
-// quoted finds quoted text in a library's message: "…", '…' or `…`.
-var quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|`[^`]*`")
-
-// clipQuoted cuts every quoted value in a library's message to an excerpt,
-// so that no message carries more than a short piece of the input.
-func clipQuoted(msg string) string {
-	return quoted.ReplaceAllStringFunc(msg, func(q string) string {
-		inner := q[1 : len(q)-1]
-		if len([]rune(inner)) <= excerptLimit {
-			return q
-		}
-		return q[:1] + string([]rune(inner)[:excerptLimit]) + "…" + q[len(q)-1:]
-	})
 }
