@@ -89,7 +89,7 @@ test: kube-bin github-spec vet ## set up everything and run every test, then a s
 FUZZ_TARGETS := \
 	./bot:FuzzParseComment ./bot:FuzzWebhook ./bot/marker:FuzzOpen ./bot/marker:FuzzQuote \
 	./bot/report:FuzzComment ./config:FuzzParseRepo ./render:FuzzPlainYAML ./render:FuzzHelmTemplate \
-	./cluster:FuzzMaskSecrets ./cluster:FuzzUnified ./cluster:FuzzReason ./fixtures/githubsim:FuzzNarrow
+	./cluster:FuzzMaskSecrets ./cluster:FuzzUnified ./cluster:FuzzReason ./fixtures/githubsim:FuzzNarrow ./fixtures/githubsim:FuzzMergeability
 FUZZTIME ?= 5s
 
 fuzz: ## run each fuzz target for FUZZTIME (default 5s)
