@@ -354,7 +354,7 @@ func (r appResult) reportApp() report.App {
 	}
 	for _, d := range r.diff.Objects {
 		o := report.Object{APIVersion: d.Object.GroupVersionKind().GroupVersion().String(), Kind: d.Object.Kind, Namespace: d.Object.Namespace, Name: d.Object.Name,
-			Action: report.Action(d.Action), Diff: d.Diff, Fields: d.Changed}
+			Action: d.Action, Diff: d.Diff, Fields: d.Changed}
 		if d.Note != "" {
 			o.Diff = "# " + d.Note + "\n" + o.Diff
 		}
@@ -405,7 +405,7 @@ func (r appResult) policyObjects() []policy.Object {
 		d := byRef[ref]
 		delete(byRef, ref)
 		src, _ := r.sources.Of(o)
-		action := policy.Action(d.Action)
+		action := d.Action
 		if action == "" {
 			action = policy.ActionCreate
 		}

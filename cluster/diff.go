@@ -14,21 +14,23 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/config"
+
+	"github.com/gantryops/gantry/change"
 )
 
 // Action is what apply does, or did, to one object.
-type Action string
+type Action = change.Action
 
 // The actions of a diff and an apply.
 const (
-	ActionCreate    Action = "create"
-	ActionUpdate    Action = "update"
-	ActionDelete    Action = "delete"
-	ActionUnchanged Action = "unchanged"
+	ActionCreate    = change.Create
+	ActionUpdate    = change.Update
+	ActionDelete    = change.Delete
+	ActionUnchanged = change.Unchanged
 	// ActionConflict is a rendered object whose live object another app
 	// or repository owns: apply refuses it, and the diff shows who owns
 	// it and nothing of its content.
-	ActionConflict Action = "conflict"
+	ActionConflict = change.Conflict
 )
 
 // ObjectDiff is the diff of one object.

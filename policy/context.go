@@ -6,17 +6,22 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/change"
 )
 
 // Action is what applying the change will do to an object.
-type Action string
+type Action = change.Action
 
 // The planned actions.
 const (
-	ActionCreate    Action = "create"
-	ActionUpdate    Action = "update"
-	ActionDelete    Action = "delete"
-	ActionUnchanged Action = "unchanged"
+	ActionCreate    = change.Create
+	ActionUpdate    = change.Update
+	ActionDelete    = change.Delete
+	ActionUnchanged = change.Unchanged
+	// ActionConflict is an object another app or repository owns: its
+	// live object is not given.
+	ActionConflict = change.Conflict
 )
 
 // Object is one object to judge, with what gantry knows about it.

@@ -10,20 +10,22 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gantryops/gantry/change"
 )
 
 // Action is what applying does to one object.
-type Action string
+type Action = change.Action
 
 // The actions, in the order the summary counts them.
 const (
-	Create    Action = "create"
-	Update    Action = "update"
-	Delete    Action = "delete"
-	Unchanged Action = "unchanged"
+	Create    = change.Create
+	Update    = change.Update
+	Delete    = change.Delete
+	Unchanged = change.Unchanged
 	// Conflict is an object whose live object another app or repository
 	// owns; it always carries an Error.
-	Conflict Action = "conflict"
+	Conflict = change.Conflict
 )
 
 // Report is everything one run found for one head commit.
