@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 bin="$(mktemp -d)/gantry-bench"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-go build -o "$bin" ./cluster/internal/bench
+(cd bench/cluster && go build -o "$bin" .)
 kubectl="${GANTRY_KUBE_ASSETS:-${GANTRY_CACHE:-$HOME/.cache/gantry}/kube/current}/kubectl"
 [[ -x "$kubectl" ]] || { echo "no kubectl at $kubectl: run make kube-bin" >&2; exit 1; }
 "$kubectl" version --client 2>/dev/null | head -1 >&2
