@@ -112,15 +112,15 @@ func NewClient(cfg *rest.Config, opts ClientOptions) (*Client, error) {
 // RESTConfig loads a client configuration the way kubectl does: from the
 // kubeconfig file (empty: $KUBECONFIG, then ~/.kube/config, then the
 // in-cluster service account) and its context (empty: the current one).
-func RESTConfig(kubeconfig, context string) (*rest.Config, error) {
+func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if kubeconfig != "" {
 		rules.ExplicitPath = kubeconfig
 	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+		&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %q context %q: %w", kubeconfig, context, err)
+		return nil, fmt.Errorf("load kubeconfig %q context %q: %w", kubeconfig, kubeContext, err)
 	}
 	return cfg, nil
 }
