@@ -29,6 +29,9 @@ const (
 	// owner).
 	ChangeSkipped ChangeAction = "skipped"
 	ChangeFailed  ChangeAction = "failed"
+	// ChangeLeft is an object the app no longer renders, left in the
+	// cluster because this apply does not prune: said, never silent.
+	ChangeLeft ChangeAction = "left"
 )
 
 // ChangeEntry is the outcome for one object.
@@ -184,6 +187,13 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 		return cs, fmt.Errorf("app %s: %d of %d objects: %w: %w", app.Name, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
 	}
 
+	if !prune {
+		left, err := c.leftBehind(ctx, repo, app, opts, owned, refsOf(ps))
+		if err != nil {
+			return cs, err
+		}
+		cs.Objects = append(cs.Objects, left...)
+	}
 	if prune {
 		targets, err := c.pruneTargets(ctx, repo, app.Name, &Inventory{Objects: owned}, refsOf(ps))
 		if err != nil {
@@ -381,4 +391,28 @@ func conditionTrue(u *unstructured.Unstructured, typ string) bool {
 
 func sortChanges(es []ChangeEntry) {
 	slices.SortFunc(es, func(a, b ChangeEntry) int { return compareRefs(a.Object, b.Object) })
+}
+
+// leftBehind lists the app's objects that are no longer rendered but still
+// exist, when this apply does not prune them, saying why and how to
+// delete them. They stay in the inventory, so a later pruning apply
+// deletes them.
+func (c *Client) leftBehind(ctx context.Context, repo string, app config.App, opts ApplyOptions, owned, rendered []ObjectRef) ([]ChangeEntry, error) {
+	targets, err := c.pruneTargets(ctx, repo, app.Name, &Inventory{Objects: owned}, rendered)
+	if err != nil {
+		return nil, err
+	}
+	why := "no longer rendered, left in the cluster: apply with prune to delete it"
+	if !app.PruneEnabled() {
+		why = "no longer rendered, left in the cluster: the app sets prune: false"
+	}
+	out := make([]ChangeEntry, 0, len(targets))
+	for _, t := range targets {
+		note := why
+		if t.keep != "" {
+			note = "no longer rendered, left in the cluster: " + t.keep
+		}
+		out = append(out, ChangeEntry{Object: t.ref, Action: ChangeLeft, Note: note})
+	}
+	return out, nil
 }

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +94,46 @@ func TestPruneAfterRemoval(t *testing.T) {
 	}
 	if d := cmp.Diff([]ObjectRef{{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "stays"}}, inv.Objects); d != "" {
 		t.Errorf("inventory after prune (-want +got):\n%s", d)
+	}
+}
+
+// TestApplyWithoutPruneSaysWhatItLeft: objects no longer rendered are
+// reported as left, never silently, stay in the inventory, and a later
+// pruning apply deletes them.
+func TestApplyWithoutPruneSaysWhatItLeft(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	if _, err := c.Apply(ctx, app, objects(t, ns, threeConfigMaps), ApplyOptions{Repository: testRepo}); err != nil {
+		t.Fatal(err)
+	}
+	only := objects(t, ns, threeConfigMaps)[:1]
+	cs, err := c.Apply(ctx, app, only, ApplyOptions{Repository: testRepo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"ConfigMap/" + ns + "/stays": "unchanged", "ConfigMap/" + ns + "/removed": "left",
+		"ConfigMap/" + ns + "/kept": "left", "ConfigMap/" + ns + "/adopted": "left",
+	}
+	if d := cmp.Diff(want, changes(cs)); d != "" {
+		t.Fatalf("apply without prune (-want +got):\n%s", d)
+	}
+	var text bytes.Buffer
+	if err := WriteApply(&text, FormatText, []*ChangeSet{cs}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "3 left (not pruned)") || !strings.Contains(text.String(), "apply with prune to delete it") {
+		t.Errorf("text output does not say what was left:\n%s", text.String())
+	}
+	if !exists(t, ns, "removed") {
+		t.Fatal("apply without prune deleted an object")
+	}
+	if _, err := c.Apply(ctx, app, only, ApplyOptions{Repository: testRepo, Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, ns, "removed") {
+		t.Error("a later pruning apply did not delete what was left")
 	}
 }
 

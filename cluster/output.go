@@ -200,8 +200,12 @@ func mdInline(s string) string {
 func writeApplyText(w io.Writer, sets []*ChangeSet) error {
 	var b strings.Builder
 	for _, s := range sets {
-		fmt.Fprintf(&b, "app %s: %d created, %d configured, %d unchanged, %d deleted, %d failed (%s)\n", s.App,
-			s.Count(ChangeCreated), s.Count(ChangeConfigured), s.Count(ChangeUnchanged), s.Count(ChangeDeleted), s.Count(ChangeFailed), s.Duration.Round(1e6))
+		left := ""
+		if n := s.Count(ChangeLeft); n > 0 {
+			left = fmt.Sprintf(", %d left (not pruned)", n)
+		}
+		fmt.Fprintf(&b, "app %s: %d created, %d configured, %d unchanged, %d deleted%s, %d failed (%s)\n", s.App,
+			s.Count(ChangeCreated), s.Count(ChangeConfigured), s.Count(ChangeUnchanged), s.Count(ChangeDeleted), left, s.Count(ChangeFailed), s.Duration.Round(1e6))
 		if s.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", s.Error)
 		}
