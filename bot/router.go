@@ -111,7 +111,10 @@ func Route(event any, cfg RouteConfig) Decision {
 		if !strings.HasPrefix(e.GetCheckRun().GetName(), "gantry/") {
 			return ignore("check run %q is not gantry's", e.GetCheckRun().GetName())
 		}
-		prs := e.GetCheckRun().PullRequests
+		var prs []*github.PullRequest
+		if e.GetCheckRun() != nil {
+			prs = e.GetCheckRun().PullRequests
+		}
 		if len(prs) == 0 {
 			return ignore("re-requested check run %q has no pull request", e.GetCheckRun().GetName())
 		}
@@ -122,7 +125,10 @@ func Route(event any, cfg RouteConfig) Decision {
 		if e.GetAction() != "rerequested" {
 			return ignore("check_suite %s", e.GetAction())
 		}
-		prs := e.GetCheckSuite().PullRequests
+		var prs []*github.PullRequest
+		if e.GetCheckSuite() != nil {
+			prs = e.GetCheckSuite().PullRequests
+		}
 		if len(prs) == 0 {
 			return ignore("re-requested check suite has no pull request")
 		}
@@ -217,7 +223,7 @@ func routeComment(e *github.IssueCommentEvent, cfg RouteConfig) Decision {
 	if e.GetAction() != "created" {
 		return ignore("issue_comment %s", e.GetAction())
 	}
-	if !e.GetIssue().IsPullRequest() {
+	if e.GetIssue() == nil || !e.GetIssue().IsPullRequest() { // IsPullRequest is not nil-safe
 		return ignore("comment on issue #%d, not a pull request", e.GetIssue().GetNumber())
 	}
 	user := e.GetComment().GetUser()

@@ -112,6 +112,9 @@ func TestRoute(t *testing.T) {
 		{"tag push", pushEvent("refs/tags/v1", false), nil, nil, "not a branch"},
 		{"base deleted", pushEvent("refs/heads/main", true), nil, nil, "deleted"},
 		{"ping", &github.PingEvent{}, nil, nil, "ping"},
+		{"comment without its issue (found by FuzzWebhook)", &github.IssueCommentEvent{Action: github.String("created")}, nil, nil, "not a pull request"},
+		{"re-requested check run without the run", &github.CheckRunEvent{Action: github.String("rerequested")}, nil, nil, "is not gantry's"},
+		{"re-requested check suite without the suite", &github.CheckSuiteEvent{Action: github.String("rerequested")}, nil, nil, "has no pull request"},
 		{"star", &github.StarEvent{}, nil, nil, "not one gantry acts on"},
 	}
 	for _, tt := range tests {
