@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -166,21 +167,11 @@ func (c *Client) TakeLock(ctx context.Context, key LockKey, holder string, pr in
 // now. It does nothing when holder does not have the lock; renewal is
 // only what the page shows, never what keeps the lock.
 func (c *Client) RenewLock(ctx context.Context, key LockKey, holder string) error {
-	if err := checkKey(key); err != nil {
+	leases, l, err := c.lockLease(ctx, key)
+	if err != nil || l == nil || holder == "" || ptr.Deref(l.Spec.HolderIdentity, "") != holder {
 		return err
 	}
-	ns, name := c.opts.SystemNamespace, key.name()
-	leases := c.typed.CoordinationV1().Leases(ns)
-	l, err := leases.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("Lease/%s/%s read: %w", ns, name, err)
-	}
-	if holder == "" || ptr.Deref(l.Spec.HolderIdentity, "") != holder {
-		return nil
-	}
+	ns, name := l.Namespace, l.Name
 	now := metav1.NewMicroTime(time.Now())
 	l.Spec.RenewTime = &now
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: FieldManager})
@@ -193,25 +184,32 @@ func (c *Client) RenewLock(ctx context.Context, key LockKey, holder string) erro
 	return nil
 }
 
-// ReleaseLock releases key's lock if holder has it; an empty holder
-// releases it whoever has it (`/gantry unlock`). Releasing a lock that is
-// not held is not an error.
-func (c *Client) ReleaseLock(ctx context.Context, key LockKey, holder string) error {
+// lockLease reads key's Lease: nil when there is none.
+func (c *Client) lockLease(ctx context.Context, key LockKey) (coordinationv1client.LeaseInterface, *coordinationv1.Lease, error) {
 	if err := checkKey(key); err != nil {
-		return err
+		return nil, nil, err
 	}
 	ns, name := c.opts.SystemNamespace, key.name()
 	leases := c.typed.CoordinationV1().Leases(ns)
 	l, err := leases.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return leases, nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("Lease/%s/%s read: %w", ns, name, err)
+		return nil, nil, fmt.Errorf("Lease/%s/%s read: %w", ns, name, err)
 	}
-	if holder != "" && ptr.Deref(l.Spec.HolderIdentity, "") != holder {
-		return nil
+	return leases, l, nil
+}
+
+// ReleaseLock releases key's lock if holder has it; an empty holder
+// releases it whoever has it (`/gantry unlock`). Releasing a lock that is
+// not held is not an error.
+func (c *Client) ReleaseLock(ctx context.Context, key LockKey, holder string) error {
+	leases, l, err := c.lockLease(ctx, key)
+	if err != nil || l == nil || (holder != "" && ptr.Deref(l.Spec.HolderIdentity, "") != holder) {
+		return err
 	}
+	ns, name := l.Namespace, l.Name
 	err = leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion}})
 	if apierrors.IsNotFound(err) {
 		return nil
