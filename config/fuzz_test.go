@@ -1,11 +1,16 @@
 package config
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gantryops/gantry/excerpt"
 )
+
+// goQuoted finds Go-quoted strings in a message.
+var goQuoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // FuzzParseRepo parses arbitrary bytes as .gantry.yaml: it never panics,
 // and no error quotes more than excerpt.Limit consecutive bytes of the
@@ -27,9 +32,17 @@ func FuzzParseRepo(f *testing.F) {
 		if err == nil {
 			return
 		}
-		// The delimiters around an excerpt (a space, a quote) may happen to
-		// follow it in the input too: they are not part of the value.
-		if s := strings.Trim(longestShared(err.Error(), string(data)), " \"'`"); len(s) > excerpt.Limit {
+		// Measured on the message with its quoted excerpts unescaped (an
+		// escaped backslash is one byte of the value, not two), and without
+		// the delimiters around an excerpt (a space, a quote), which the
+		// input may share by chance.
+		msg := goQuoted.ReplaceAllStringFunc(err.Error(), func(q string) string {
+			if u, err := strconv.Unquote(q); err == nil {
+				return "\x00" + u + "\x00"
+			}
+			return q
+		})
+		if s := strings.Trim(longestShared(msg, string(data)), " \"'`"); len(s) > excerpt.Limit {
 			t.Errorf("error quotes %d consecutive input bytes %q: %v", len(s), s, err)
 		}
 	})
