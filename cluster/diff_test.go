@@ -374,9 +374,13 @@ func TestConflictWithAnotherFieldManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The conflict names the other manager and the app's options that
+	// resolve it.
 	e := find(set, "ConfigMap/"+ns+"/shared").Error
-	if !strings.Contains(e, "conflict") || !strings.Contains(e, "someone-else") {
-		t.Fatalf("conflict not shown: %q", e)
+	for _, want := range []string{`conflict with "someone-else"`, "set force: true on the app", "ignore rule with managers: [someone-else]"} {
+		if !strings.Contains(e, want) {
+			t.Fatalf("error %q lacks %q", e, want)
+		}
 	}
 	app.Force = true
 	set, err = c.Diff(ctx, app, objects(t, ns, docs), DefaultDiffOptions(testRepo))

@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // TestImmutableFieldRefusalIsOneLine proves that the API server's
@@ -46,32 +42,6 @@ spec:
 	}
 	if !strings.Contains(d.Detail, `"Containers":[{"Name":"c","Image":"registry.example/migrate:2"`) {
 		t.Errorf("detail lacks the API server's whole text: %q", d.Detail)
-	}
-}
-
-// TestFieldManagerConflictNamesTheOptions proves that a conflict with
-// another field manager says which of the app's options resolve it.
-func TestFieldManagerConflictNamesTheOptions(t *testing.T) {
-	ctx := context.Background()
-	ns := cluster.Namespace(t)
-	c, app := newClient(t), newApp(ns)
-	other := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "shared", "namespace": ns},
-		"data": map[string]any{"owner": "theirs"},
-	}}
-	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	if _, err := c.dynamic.Resource(gvr).Namespace(ns).Apply(ctx, "shared", other, metav1.ApplyOptions{FieldManager: "someone-else"}); err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Diff(ctx, app, objects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {owner: ours}\n"), DefaultDiffOptions(testRepo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := find(set, "ConfigMap/"+ns+"/shared").Error
-	for _, want := range []string{`conflict with "someone-else"`, "set force: true on the app", "ignore rule with managers: [someone-else]"} {
-		if !strings.Contains(e, want) {
-			t.Errorf("error %q lacks %q", e, want)
-		}
 	}
 }
 
