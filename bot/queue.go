@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -79,33 +80,48 @@ func (q *Queue) Enqueue(j Job) bool {
 		l = &lane{}
 		q.lanes[key] = l
 	}
-	if j.Kind == JobPlan {
+	for _, p := range l.pending {
+		if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID {
+			return false
+		}
+	}
+	// A lane with work and nothing running is already in ready.
+	queued := l.active == nil && len(l.pending) > 0
+	switch j.Kind {
+	case JobPlan:
 		// A newer head makes every older plan in the lane stale.
-		kept := l.pending[:0]
-		for _, p := range l.pending {
-			if p.Kind == JobPlan && p.HeadSHA == j.HeadSHA {
-				return false
-			}
-			if p.Kind != JobPlan {
-				kept = append(kept, p)
-			} else {
+		l.pending = slices.DeleteFunc(l.pending, func(p Job) bool {
+			if p.Kind == JobPlan {
 				q.log.Info("dropping stale plan", "lane", key, "head", p.HeadSHA, "newer", j.HeadSHA)
 			}
-		}
-		l.pending = kept
+			return p.Kind == JobPlan
+		})
 		if l.active != nil && l.active.Kind == JobPlan && l.active.HeadSHA != j.HeadSHA {
 			q.log.Info("cancelling stale plan", "lane", key, "head", l.active.HeadSHA, "newer", j.HeadSHA)
 			l.stop(ErrSuperseded)
 		}
-	} else {
-		for _, p := range l.pending {
-			if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID {
+	case JobApply:
+		// A newer head of the branch holds every older one: it replaces
+		// the applies still waiting (never the one running, which is not
+		// cut short), and covers their pushes, so their merged pull
+		// requests hear of it.
+		oldest := ""
+		l.pending = slices.DeleteFunc(l.pending, func(p Job) bool {
+			if p.Kind != JobApply {
 				return false
 			}
+			q.log.Info("superseding a waiting apply", "lane", key, "head", p.HeadSHA, "newer", j.HeadSHA)
+			if oldest == "" {
+				oldest = p.Before
+			}
+			return true
+		})
+		if oldest != "" {
+			j.Before = oldest
 		}
 	}
 	l.pending = append(l.pending, j)
-	if l.active == nil && len(l.pending) == 1 {
+	if l.active == nil && !queued {
 		q.ready = append(q.ready, key)
 		q.cond.Signal()
 	}

@@ -154,3 +154,53 @@ func TestQueueShutdownReturnsUnfinishedWork(t *testing.T) {
 		t.Error("queue took a job after shutdown")
 	}
 }
+
+// TestQueueNewerWorkInAWaitingLaneRunsOnce: newer plans and applies
+// replace the waiting ones of their lane without queueing the lane twice
+// (which ran a lane with nothing pending), and a superseding apply keeps
+// the oldest push's before, so it covers every merged pull request.
+func TestQueueNewerWorkInAWaitingLaneRunsOnce(t *testing.T) {
+	var mu sync.Mutex
+	var ran []Job
+	gate := make(chan struct{})
+	q := NewQueue(func(ctx context.Context, j Job) error {
+		if j.Kind == JobInstallation {
+			<-gate // holds the only worker while the lanes fill
+		}
+		mu.Lock()
+		ran = append(ran, j)
+		mu.Unlock()
+		return nil
+	}, 1, nil)
+	q.Start(context.Background())
+	q.Enqueue(Job{Kind: JobInstallation, InstallationID: 1})
+	apply := func(before, head string) Job {
+		return Job{Kind: JobApply, Owner: "acme", Repo: "ops", BaseRef: "main", Before: before, HeadSHA: head}
+	}
+	for _, j := range []Job{plan(1, "a"), plan(1, "b"), plan(1, "c"), apply("0", "1"), apply("1", "2"), apply("2", "3")} {
+		if !q.Enqueue(j) {
+			t.Fatalf("%s %s refused", j.Kind, j.HeadSHA)
+		}
+	}
+	if q.Enqueue(apply("2", "3")) {
+		t.Error("a duplicate apply was queued")
+	}
+	close(gate)
+	waitFor(t, "idle", func() bool { q.mu.Lock(); defer q.mu.Unlock(); return len(q.lanes) == 0 })
+	q.Shutdown(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	var got []string
+	for _, j := range ran {
+		got = append(got, string(j.Kind)+":"+j.Before+">"+j.HeadSHA)
+	}
+	want := []string{"installation:>", "plan:>c", "apply:0>3"}
+	if len(got) != len(want) {
+		t.Fatalf("ran %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("ran %v, want %v", got, want)
+		}
+	}
+}
