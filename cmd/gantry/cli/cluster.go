@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -127,7 +128,7 @@ an object another app or repository owns fails and is left as it is.`,
 				opts.Health.Progress = func(p cluster.WaitProgress) {
 					_ = cluster.WriteWaitProgress(cmd.ErrOrStderr(), r.app.Name, p)
 				}
-				set, err := c.Apply(cmd.Context(), r.app, r.objects, opts)
+				set, _, err := c.ApplyAndRecord(cmd.Context(), r.app, r.objects, opts, cluster.Origin{Cluster: cf.context, Trigger: cluster.TriggerCLI, By: os.Getenv("USER")})
 				if set != nil {
 					set.SetSources(r.sourceOf)
 					sets = append(sets, set)
