@@ -195,6 +195,7 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 	oneOf(d, f+".render", string(a.Render), renderKinds)
 	oneOf(d, f+".drift", string(a.Drift), driftModes)
 	oneOf(d, f+".apply", string(a.Apply), applyModes)
+	oneOf(d, f+".onFailure", string(a.OnFailure), onFailureModes)
 	if a.Namespace != "" && !dnsLabel.MatchString(a.Namespace) {
 		d.errAt(f+".namespace", "%s is not a valid namespace name", excerpt.Quote(a.Namespace))
 	}
@@ -274,6 +275,9 @@ func (r *Repo) applyDefaults(srv *Server) {
 			if srv != nil && srv.Drift.Mode != "" {
 				a.Drift = srv.Drift.Mode
 			}
+		}
+		if a.OnFailure == "" {
+			a.OnFailure = OnFailureRevertPR
 		}
 		if a.Apply == "" {
 			a.Apply = DefaultApplyMode

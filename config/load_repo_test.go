@@ -204,14 +204,14 @@ policies:
 	want := []App{{
 		Name: "web-prod", Path: "apps/web/overlays/prod", Render: RenderKustomize, Cluster: "prod", Namespace: "web",
 		Patches: []string{"drift-patches/"}, WhenModified: []string{"charts/web/**"},
-		Prune: &yes, Drift: DriftPR, Apply: ApplyOnMerge, HealthTimeout: Duration(DefaultHealthTimeout),
+		Prune: &yes, Drift: DriftPR, Apply: ApplyOnMerge, OnFailure: OnFailureRevertPR, HealthTimeout: Duration(DefaultHealthTimeout),
 	}, {
 		Name: "chart", Path: "charts/web", Render: RenderHelm, Cluster: "staging", Namespace: "default",
 		Helm:  &Helm{ReleaseName: "chart", Values: []string{"values-prod.yaml"}, Set: map[string]string{"replicas": "3", "image.tag": "1.2"}, KubeVersion: KubeLibraryVersion()},
-		Prune: &yes, Drift: DriftPR, Apply: ApplyOnMerge, HealthTimeout: Duration(DefaultHealthTimeout),
+		Prune: &yes, Drift: DriftPR, Apply: ApplyOnMerge, OnFailure: OnFailureRevertPR, HealthTimeout: Duration(DefaultHealthTimeout),
 	}, {
 		Name: "plain", Path: "apps/plain", Render: RenderYAML, Cluster: "staging", Namespace: "default",
-		Prune: &no, Drift: DriftNotify, Apply: ApplyOnCommand, HealthTimeout: Duration(90e9),
+		Prune: &no, Drift: DriftNotify, Apply: ApplyOnCommand, OnFailure: OnFailureRevertPR, HealthTimeout: Duration(90e9),
 	}}
 	if diff := cmp.Diff(want, got.Apps); diff != "" {
 		t.Errorf("apps (-want +got):\n%s", diff)

@@ -36,6 +36,7 @@ func ParseServer(file string, data []byte, dir string) (*Server, error) {
 		return nil, err
 	}
 	s.applyDefaults()
+	s.defaultApplyCommand(d)
 	return s, nil
 }
 
@@ -169,6 +170,7 @@ func validateServer(d *decoder, s *Server) {
 	}
 	validateEndpoints(d, s)
 	validateGrants(d, s)
+	validateApplyCommand(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if d.has("resyncInterval") && s.ResyncInterval.D() < 10e9 {
 		d.errAt("resyncInterval", "%s is too short: at least 10s", s.ResyncInterval.D())

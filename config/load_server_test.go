@@ -107,6 +107,7 @@ func TestParseServerDefaults(t *testing.T) {
 		Web:            Web{Listen: DefaultWebListen},
 		Metrics:        Metrics{Listener: DefaultMetricsListener},
 		State:          State{Cluster: "only"},
+		ApplyCommand:   ApplyCommand{MergeMethod: "merge"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

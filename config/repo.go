@@ -106,6 +106,10 @@ type App struct {
 	Drift DriftMode `yaml:"drift"`
 	// Apply says when changes are applied. Default: on-merge.
 	Apply ApplyMode `yaml:"apply"`
+	// OnFailure says what follows a failed or unhealthy apply after a
+	// merge: revert-pr (default) opens a revert pull request; rollback
+	// also applies the last healthy state at once.
+	OnFailure OnFailure `yaml:"onFailure"`
 	// WhenModified are extra globs, relative to the repository root, that
 	// make a pull request touch this app.
 	WhenModified []string `yaml:"whenModified"`

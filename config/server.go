@@ -25,6 +25,9 @@ type Server struct {
 	// PolicyOverrides say which denies `/gantry approve-policies` may
 	// override.
 	PolicyOverrides PolicyOverrides `yaml:"policyOverrides"`
+	// ApplyCommand says what `/gantry apply` requires and whether it
+	// merges.
+	ApplyCommand ApplyCommand `yaml:"applyCommand"`
 	// ResyncInterval is how often open PRs, locks, base heads and clusters
 	// are reconciled with what should be. Default: 5m.
 	ResyncInterval Duration `yaml:"resyncInterval"`
