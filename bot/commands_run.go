@@ -129,8 +129,10 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		return "🔓 released " + strings.Join(released, ", ") + ".", nil
 	case VerbApprovePolicies:
 		return s.approvePolicies(ctx, gh, j, pr, who, c, allowed)
-	case VerbApply, VerbRevert:
-		return fmt.Sprintf("`/gantry %s` is %s; merging applies once apply on merge is built.", c.Verb, errNotBuilt), nil
+	case VerbApply:
+		return s.applyCommand(ctx, gh, j, pr, c, allowed)
+	case VerbRevert:
+		return s.revertCommand(ctx, gh, j, pr, c, allowed)
 	}
 	return "", fmt.Errorf("command %q has no handler", c.Verb)
 }

@@ -2,6 +2,9 @@ package bot
 
 import (
 	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"os"
 	"regexp"
 	"strings"
@@ -14,12 +17,13 @@ import (
 	"github.com/gantryops/gantry/fixtures/githubsim"
 	"github.com/gantryops/gantry/fixtures/golden"
 	"github.com/gantryops/gantry/fixtures/localcluster"
+	"github.com/gantryops/gantry/gitrestore"
 )
 
 var kube *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(localcluster.Main(m, localcluster.Options{}, &kube))
+	os.Exit(localcluster.Main(m, localcluster.Options{Controllers: true}, &kube))
 }
 
 // e2e is a GitHub simulator with one repository, a real local cluster and
@@ -50,14 +54,14 @@ func newE2E(t testing.TB, files map[string]string) *e2e {
 		t.Fatal(err)
 	}
 	// Every test uses the repository acme/ops in the one cluster: start
-	// and end with none of its locks held.
+	// and end with none of its locks held and none of its apply records.
 	releaseAllLocks(t)
 	t.Cleanup(func() { releaseAllLocks(t) })
 	srv := &config.Server{Clusters: []config.Cluster{{Name: "local", Kubeconfig: kube.Kubeconfig}}, DefaultCluster: "local",
 		Repositories: []config.RepositoryGrant{{Match: []string{"acme/ops"}, Clusters: []string{"*"}, Namespaces: []string{ns}}}}
 	return &e2e{t: t, sim: sim, ns: ns, inst: inst, pipe: &Pipeline{
 		Config: srv, GitHub: app, Checkouts: &Checkouts{Dir: t.TempDir()}, Clusters: NewClusters(srv),
-		WorkDir: t.TempDir(), AppConcurrency: 4, Seal: marker.New(sim.AppPrivateKeyPEM()),
+		WorkDir: t.TempDir(), AppConcurrency: 4, Seal: marker.New(sim.AppPrivateKeyPEM()), Restorer: &gitrestore.Restorer{Dir: t.TempDir()},
 	}}
 }
 
@@ -349,5 +353,11 @@ func releaseAllLocks(t testing.TB) {
 				t.Fatal(err)
 			}
 		}
+	}
+	// Apply records and inventories of acme/ops from another test name
+	// commits and objects this test's simulator never had.
+	sel := cluster.RepositoryLabel + "=" + cluster.RepositoryHash("acme/ops")
+	if err := kube.Client.CoreV1().ConfigMaps("gantry-system").DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
 	}
 }

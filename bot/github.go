@@ -26,7 +26,7 @@ type App struct {
 	appCli  *github.Client
 	mu      sync.Mutex
 	byInst  map[int64]*installation
-	readers map[string]*ghinstallation.Transport // contents:read tokens by installation/repository
+	readers map[string]*ghinstallation.Transport // contents tokens by installation/repository/permission
 	botName string
 }
 
@@ -110,14 +110,25 @@ func (a *App) Client(id int64) (*github.Client, error) {
 // nothing else. Tokens are cached per installation and repository and
 // renewed before they expire.
 func (a *App) ReadToken(ctx context.Context, id int64, repo string) (string, error) {
-	key := fmt.Sprintf("%d/%s", id, repo)
+	return a.contentsToken(ctx, id, repo, "read")
+}
+
+// WriteToken is ReadToken's counterpart for pushing gantry's own branches
+// (revert and drift pull requests): contents write on one repository,
+// nothing else.
+func (a *App) WriteToken(ctx context.Context, id int64, repo string) (string, error) {
+	return a.contentsToken(ctx, id, repo, "write")
+}
+
+func (a *App) contentsToken(ctx context.Context, id int64, repo, perm string) (string, error) {
+	key := fmt.Sprintf("%d/%s/%s", id, repo, perm)
 	a.mu.Lock()
 	tr := a.readers[key]
 	if tr == nil {
 		tr = ghinstallation.NewFromAppsTransport(a.apps, id)
 		tr.InstallationTokenOptions = &ghtoken.InstallationTokenOptions{
 			Repositories: []string{repo},
-			Permissions:  &ghtoken.InstallationPermissions{Contents: ghtoken.Ptr("read")},
+			Permissions:  &ghtoken.InstallationPermissions{Contents: ghtoken.Ptr(perm)},
 		}
 		if a.readers == nil {
 			a.readers = map[string]*ghinstallation.Transport{}
@@ -127,7 +138,7 @@ func (a *App) ReadToken(ctx context.Context, id int64, repo string) (string, err
 	a.mu.Unlock()
 	tok, err := tr.Token(ctx)
 	if err != nil {
-		return "", fmt.Errorf("installation %d: read-only token for %s: %w", id, repo, err)
+		return "", fmt.Errorf("installation %d: contents:%s token for %s: %w", id, perm, repo, err)
 	}
 	return tok, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/gitrestore"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/render"
 )
@@ -35,6 +36,8 @@ type Pipeline struct {
 	Trusted []policy.Source
 	// WorkDir holds the checkouts of runs in progress.
 	WorkDir string
+	// Restorer makes the commits of revert pull requests.
+	Restorer *gitrestore.Restorer
 	// AppConcurrency bounds the apps rendered and diffed at once.
 	AppConcurrency int
 	Log            *slog.Logger

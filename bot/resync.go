@@ -10,12 +10,19 @@ import (
 	"github.com/google/go-github/v60/github"
 )
 
-// resyncLoop runs resync every configured interval until ctx ends.
-// Webhooks are hints: a lost or duplicated delivery delays a result but
-// never loses it.
+// resyncLoop runs resync at start, so work missed while gantry was down
+// is done, then every configured interval until ctx ends. Webhooks are
+// hints: a lost or duplicated delivery delays a result but never loses
+// it.
 func (s *Server) resyncLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ResyncInterval.D())
 	defer t.Stop()
+	if err := s.resync(ctx); err != nil {
+		s.log.Warn("resync", "err", err)
+	}
+	if s.resynced != nil {
+		close(s.resynced)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -29,10 +36,14 @@ func (s *Server) resyncLoop(ctx context.Context) {
 }
 
 // resync repairs what lost deliveries left behind: every open pull
-// request whose head has no gantry/diff check run is planned, the locks of
-// open pull requests are renewed, and every lock held by a pull request
-// that is no longer open is released.
+// request whose head has no gantry/diff check run is planned, every base
+// branch head is applied where an app's last applied commit is behind it,
+// the locks of open pull requests are renewed, and every lock held by a
+// pull request that is no longer open is released.
 func (s *Server) resync(ctx context.Context) error {
+	if s.app == nil {
+		return errors.New("resync: no GitHub App configured")
+	}
 	var errs []error
 	open := map[string]bool{} // "owner/repo#n" of open pull requests
 	opts := &github.ListOptions{PerPage: 100}
@@ -106,8 +117,18 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 			}
 		}
 		if resp.NextPage == 0 {
-			return nil
+			break
 		}
 		opts.Page = resp.NextPage
 	}
+	// A push lost, or one that arrived while gantry was down, is applied
+	// now: the apply job compares each app's last applied commit with the
+	// base head, and does nothing when they agree.
+	branch := r.GetDefaultBranch()
+	b, _, err := gh.Repositories.GetBranch(ctx, owner, name, branch, 1)
+	if err != nil {
+		return fmt.Errorf("resync: branch %s of %s/%s: %w", branch, owner, name, err)
+	}
+	s.queue.Enqueue(Job{Kind: JobApply, InstallationID: id, Owner: owner, Repo: name, HeadSHA: b.GetCommit().GetSHA(), BaseRef: branch})
+	return nil
 }

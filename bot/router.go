@@ -31,10 +31,15 @@ type Job struct {
 	Owner, Repo    string
 	PR             int    // 0 for push and installation jobs
 	HeadSHA        string // the commit judged or applied
-	BaseRef        string // the pull request's base branch, or the pushed branch
-	Sender         string // who caused the event
-	Comment        *Parsed
-	CommentID      int64
+	// Merged says a closed pull request was merged into the default
+	// branch.
+	Merged bool
+	// Before is a push's previous head of the branch ("" for other jobs).
+	Before    string
+	BaseRef   string // the pull request's base branch, or the pushed branch
+	Sender    string // who caused the event
+	Comment   *Parsed
+	CommentID int64
 	// CommentAt is when GitHub says the comment was made: an approval
 	// binds to the plan published before it.
 	CommentAt  time.Time
@@ -156,6 +161,9 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 		job.Kind, job.PRFiltered = JobPlan, true
 	case "closed":
 		job.Kind = JobPRClosed
+		// A merge into the default branch is applied by its push, which
+		// releases the pull request's locks after the apply.
+		job.Merged = pr.GetMerged() && pr.GetBase().GetRef() == e.GetRepo().GetDefaultBranch()
 		if !pr.GetMerged() && isDriftPR(e.GetRepo(), pr, cfg) {
 			job.Kind = JobDriftPRClose
 		}
@@ -252,5 +260,5 @@ func routePush(e *github.PushEvent) Decision {
 	}
 	return Decision{Job: &Job{Kind: JobApply, InstallationID: e.GetInstallation().GetID(),
 		Owner: e.GetRepo().GetOwner().GetLogin(), Repo: e.GetRepo().GetName(),
-		HeadSHA: e.GetAfter(), BaseRef: branch, Sender: e.GetSender().GetLogin()}}
+		HeadSHA: e.GetAfter(), Before: e.GetBefore(), BaseRef: branch, Sender: e.GetSender().GetLogin()}}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/gitrestore"
 	"github.com/gantryops/gantry/policy"
 )
 
@@ -49,6 +50,8 @@ type Server struct {
 	// no token (the pages then serve on loopback only).
 	webToken, metricsToken []byte
 	timeouts               HTTPTimeouts
+	// resynced is closed when the resync at start has run.
+	resynced chan struct{}
 }
 
 // NewServer checks everything it can before serving: the key parses, the
@@ -112,9 +115,9 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	if opts.DriftBranchPrefix == "" {
 		opts.DriftBranchPrefix = "gantry/drift/"
 	}
-	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100), webToken: webToken, metricsToken: metricsToken, timeouts: opts.HTTP.withDefaults()}
+	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100), resynced: make(chan struct{}), webToken: webToken, metricsToken: metricsToken, timeouts: opts.HTTP.withDefaults()}
 	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
-		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), AppConcurrency: 4, Log: log,
+		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), Restorer: &gitrestore.Restorer{Dir: cache}, AppConcurrency: 4, Log: log,
 		OnStarted: s.started, Seal: marker.New(key)}
 	workers := opts.Workers
 	if workers == 0 {
@@ -157,13 +160,16 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 	case JobCommand:
 		return s.command(ctx, j)
 	case JobPRClosed, JobDriftPRClose:
+		if j.Merged {
+			s.log.Info("merged: the locks stay until its push is applied", "lane", j.Lane())
+			return nil
+		}
 		_, err := s.releaseLocks(ctx, j, nil)
 		return err
 	case JobInstallation:
 		return s.resync(ctx)
 	case JobApply:
-		s.log.Warn("apply on merge is not built yet in this version of gantry; nothing applied", "lane", j.Lane(), "head", j.HeadSHA)
-		return nil
+		return s.apply(ctx, j)
 	}
 	return fmt.Errorf("job kind %q has no handler", j.Kind)
 }
@@ -181,5 +187,18 @@ func (s *Server) plan(ctx context.Context, j Job) error {
 	return err
 }
 
-// errNotBuilt answers commands whose capability is not built yet.
-var errNotBuilt = errors.New("not built yet in this version of gantry")
+// apply applies a base branch's head, then releases the locks of the pull
+// requests it applied.
+func (s *Server) apply(ctx context.Context, j Job) error {
+	run, err := s.pipe.ApplyBase(ctx, j)
+	if run == nil {
+		return err
+	}
+	var errs []error
+	for _, pr := range run.PRs {
+		if _, rerr := s.releaseLocks(context.WithoutCancel(ctx), Job{Owner: j.Owner, Repo: j.Repo, PR: pr.GetNumber()}, nil); rerr != nil {
+			errs = append(errs, rerr)
+		}
+	}
+	return errors.Join(append(errs, err)...)
+}

@@ -34,6 +34,8 @@ type live struct {
 	logs   *syncBuffer
 	// keyFile and secretFile are the server's App key and webhook secret.
 	keyFile, secretFile string
+	// serverYAML is the configuration the test gave, for a restart.
+	serverYAML string
 }
 
 // syncBuffer collects log output written from several goroutines.
@@ -56,7 +58,19 @@ func (b *syncBuffer) String() string {
 
 func startServer(t testing.TB, files map[string]string, serverYAML string) *live {
 	t.Helper()
-	e := newE2E(t, files)
+	return serve(t, newE2E(t, files), serverYAML)
+}
+
+// restartServer starts a new server, with nothing in memory, on the
+// simulator and cluster of l, after l stopped.
+func restartServer(t testing.TB, l *live) *live {
+	t.Helper()
+	return serve(t, l.e2e, l.serverYAML)
+}
+
+func serve(t testing.TB, e *e2e, serverYAML string) *live {
+	t.Helper()
+	yamlGiven := serverYAML
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -102,7 +116,16 @@ func startServer(t testing.TB, files map[string]string, serverYAML string) *live
 	go func() { done <- srv.Run(ctx, Listeners{Webhook: ln, Web: webLn}, 10*time.Second) }()
 	url := "http://" + ln.Addr().String()
 	e.sim.SetWebhook(url+"/webhooks", hookSecret)
-	l := &live{e2e: e, srv: srv, url: url, webURL: "http://" + webLn.Addr().String(), stop: func() { cancel(); <-done }, logs: logs, keyFile: keyFile, secretFile: secretFile}
+	// The resync at start runs before the test acts, so it never races
+	// with what the test does.
+	select {
+	case <-srv.resynced:
+	case <-time.After(time.Minute):
+		t.Fatal("the resync at start did not end")
+	}
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	l := &live{e2e: e, srv: srv, url: url, webURL: "http://" + webLn.Addr().String(), stop: stop, logs: logs, keyFile: keyFile, secretFile: secretFile, serverYAML: yamlGiven}
 	t.Cleanup(l.stop)
 	return l
 }

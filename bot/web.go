@@ -7,11 +7,13 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/cluster"
 )
 
 // runLog keeps the latest runs for the read-only pages: a diff too large
@@ -75,6 +77,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		Clusters []string
 		Locks    []lockRow
 		Runs     []run
+		// Applies are the records kept in the clusters, newest first.
+		Applies []cluster.ApplyRecord
 	}{Runs: s.runs.list()}
 	for _, cc := range s.cfg.Clusters {
 		data.Clusters = append(data.Clusters, cc.Name)
@@ -91,6 +95,17 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		for _, l := range locks {
 			data.Locks = append(data.Locks, lockRow{Cluster: cc.Name, Repository: l.Repository, App: l.App, Holder: l.Holder, Renewed: l.Renewed})
 		}
+		records, err := c.AllRecords(r.Context())
+		if err != nil {
+			s.log.Warn("apply records not read", "cluster", cc.Name, "err", err)
+		}
+		for _, rs := range records {
+			data.Applies = append(data.Applies, rs.History...)
+		}
+	}
+	sort.Slice(data.Applies, func(i, j int) bool { return data.Applies[i].Started.After(data.Applies[j].Started) })
+	if len(data.Applies) > 100 {
+		data.Applies = data.Applies[:100]
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pages.ExecuteTemplate(w, "index.html", data); err != nil {
