@@ -184,7 +184,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	res, err := c.runHooks(ctx, app, hooksAt(sp.hooks, StagePre, 0, sp.byKey), sp.byKey, timeout)
 	cs.Hooks = append(cs.Hooks, res...)
 	if err != nil {
-		cs.Objects = collect(entries, sp.ordinary, "a pre hook failed")
+		cs.Objects = collect(ps, entries, sp.ordinary, "a pre hook failed")
 		return c.failed(ctx, app, cs, sp, timeout, fmt.Errorf("app %s: %w", app.Name, err))
 	}
 	var stopped error
@@ -206,7 +206,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 		if len(sp.waveNums) > 1 && i < len(sp.waveNums)-1 {
 			h, err := c.Wait(ctx, ownRefs(pick(ps, idx)), wo)
 			if err != nil {
-				cs.Objects = collect(entries, sp.ordinary, "the wait for wave health failed")
+				cs.Objects = collect(ps, entries, sp.ordinary, "the wait for wave health failed")
 				return cs, err
 			}
 			if !h.Healthy {
@@ -220,7 +220,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	if stopped != nil {
 		why = stopped.Error()
 	}
-	cs.Objects = collect(entries, sp.ordinary, why)
+	cs.Objects = collect(ps, entries, sp.ordinary, why)
 	cs.Error = missingNamespaces(countNonEmpty(missing))
 
 	var errs []error
@@ -320,12 +320,12 @@ func (c *Client) failed(ctx context.Context, app config.App, cs *ChangeSet, sp *
 
 // collect returns the entries of the objects at idx; an object the apply
 // did not reach is skipped, with why.
-func collect(entries []ChangeEntry, idx []int, why string) []ChangeEntry {
+func collect(ps []*planned, entries []ChangeEntry, idx []int, why string) []ChangeEntry {
 	out := make([]ChangeEntry, 0, len(idx))
 	for _, i := range idx {
 		e := entries[i]
 		if e.Action == "" {
-			e.Action, e.Note = ChangeSkipped, "not applied: "+why
+			e = ChangeEntry{Object: ps[i].ref, Action: ChangeSkipped, Note: "not applied: " + why}
 		}
 		out = append(out, e)
 	}
