@@ -354,7 +354,6 @@ func splitHooks(ps []*planned, install bool) (*hookSplit, error) {
 	byWave := map[int][]int{}
 	var errs []error
 	var hookObjs []*Hook
-	var hookRefs []ObjectRef
 	for i, p := range ps {
 		o, err := Classify(p.desired)
 		if err != nil {
@@ -365,7 +364,7 @@ func splitHooks(ps []*planned, install bool) (*hookSplit, error) {
 			sp.hookIdx = append(sp.hookIdx, i)
 			sp.hookRefs = append(sp.hookRefs, p.ref)
 			sp.byKey[p.ref.Key()] = hookObject{p: p, hook: o.Hook}
-			hookObjs, hookRefs = append(hookObjs, o.Hook), append(hookRefs, p.ref)
+			hookObjs = append(hookObjs, o.Hook)
 			if o.Hook.Runs() && slices.Contains(o.Hook.Phases, Sync) {
 				if _, ok := byWave[o.Hook.Weight]; !ok {
 					byWave[o.Hook.Weight] = nil
@@ -390,7 +389,7 @@ func splitHooks(ps []*planned, install bool) (*hookSplit, error) {
 	for _, w := range sp.waveNums {
 		sp.waves = append(sp.waves, byWave[w])
 	}
-	sp.hooks = planHooks(hookRefs, hookObjs, install)
+	sp.hooks = planHooks(sp.hookRefs, hookObjs, install)
 	return sp, nil
 }
 

@@ -336,3 +336,29 @@ func refStrings(refs []ObjectRef) []string {
 	}
 	return out
 }
+
+// TestBadHookAnnotationChangesNothing: a hook weight that is not an
+// integer fails the diff and the apply before anything is written, naming
+// the object and the annotation.
+func TestBadHookAnnotationChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	c, app := newClient(t), newApp(ns)
+	objs := objects(t, ns, docs(
+		hookJob("migrate", `helm.sh/hook: pre-install, helm.sh/hook-weight: "first"`, "migrate:1", false),
+		configMap("main", "")))
+	want := "Job/" + ns + `/migrate: annotation helm.sh/hook-weight: "first" is not an integer`
+	set, err := c.Diff(ctx, app, objs, DefaultDiffOptions(testRepo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Error != want {
+		t.Errorf("diff error %q, want %q", set.Error, want)
+	}
+	if _, err := c.Apply(ctx, app, objs, hookOpts()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("apply error %v, want it to hold %q", err, want)
+	}
+	if exists(t, ns, "main") {
+		t.Error("the apply wrote objects before refusing the annotation")
+	}
+}
