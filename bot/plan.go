@@ -380,6 +380,9 @@ func (r appResult) reportApp() report.App {
 		}
 		a.Objects = append(a.Objects, o)
 	}
+	for _, h := range r.diff.Hooks {
+		a.Hooks = append(a.Hooks, report.Hook{Phase: string(h.Phase), Kind: h.Object.Kind, Namespace: h.Object.Namespace, Name: h.Object.Name, Weight: h.Weight})
+	}
 	return a
 }
 

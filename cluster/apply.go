@@ -64,6 +64,10 @@ type ChangeSet struct {
 	// Error is what failed the app as a whole, said once rather than per
 	// object: e.g. a namespace its objects need that no one creates.
 	Error string `json:"error,omitempty"`
+	// Hooks are the app's hooks in the order they ran, then those that did
+	// not run, with why. Hooks are not in Objects: they are not the app's
+	// inventory.
+	Hooks []HookResult `json:"hooks,omitempty"`
 }
 
 // Count returns the number of objects with the action.
@@ -117,14 +121,21 @@ var ErrApplyFailed = errors.New("apply failed")
 
 // Apply applies objs for the app of opts.Repository with server-side apply
 // (field manager gantry, force as the app says), in stages: CRDs, then
-// Namespaces, waited for, then the rest in parallel. Every object is
-// labelled with the app and the repository; an object whose live version
-// another app or repository owns fails, untouched. Before changing
-// anything it records the union of the old inventory and the rendered
-// objects, so an apply cut short leaves no object unrecorded; after every
-// object applied it prunes and records exactly the rendered objects. The
-// ChangeSet is returned even with an error, whenever anything was
-// attempted.
+// Namespaces, waited for; then the pre hooks (pre-install on a first
+// install, else pre-upgrade; PreSync); then the other objects by sync
+// wave, each wave in parallel followed by its Sync hooks, waiting for a
+// wave's health before the next when there is more than one; then prune
+// and the wait for health; then the post hooks, once the app is healthy.
+// A hook is deleted and created again, never patched, and a Job or Pod
+// hook is waited for; a failed hook stops the apply, and any failure runs
+// the SyncFail hooks. Hooks are not inventory objects: never recorded,
+// never pruned (see splitHooks). Every object is labelled with the app
+// and the repository; an object whose live version another app or
+// repository owns fails, untouched. Before changing anything it records
+// the union of the old inventory and the rendered objects, so an apply cut
+// short leaves no object unrecorded; after every object applied it prunes
+// and records exactly the rendered objects. The ChangeSet is returned
+// even with an error, whenever anything was attempted.
 func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	repo := normalRepository(opts.Repository)
 	if repo == "" {
@@ -138,64 +149,107 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 		return nil, err
 	}
 	prune := opts.Prune && app.PruneEnabled()
-	if len(objs) == 0 && len(inv.Objects) > 0 && prune && !app.AllowEmpty {
+	if ordinaryCount(objs) == 0 && len(inv.Objects) > 0 && prune && !app.AllowEmpty {
 		return nil, fmt.Errorf("app %s: %w", app.Name, ErrEmptyRender)
 	}
 	ps, err := c.plan(ctx, repo, app, objs)
 	if err != nil {
 		return nil, err
 	}
+	sp, err := splitHooks(ps, len(inv.Objects) == 0)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", app.Name, err)
+	}
 	owned := inv.Objects
 	// Another owner's object is not the app's: not recorded, so never
-	// pruned by it either.
-	rendered := ownRefs(ps)
-	inv.Objects = union(owned, rendered)
+	// pruned by it either. A hook is not recorded either; one an earlier
+	// apply recorded as an ordinary object leaves the inventory here.
+	rendered := ownRefs(pick(ps, sp.ordinary))
+	inv.Objects = minus(union(owned, rendered), sp.hookRefs)
 	if err := c.WriteInventory(ctx, inv); err != nil {
 		return nil, err
 	}
+	timeout := healthTimeout(app, opts)
+	wo := opts.Health
+	wo.Timeout = timeout
 
 	entries := make([]ChangeEntry, len(ps))
-	var first, rest []int
-	for i, p := range ps {
-		if stage(p.ref) < 2 {
-			first = append(first, i)
-		} else {
-			rest = append(rest, i)
-		}
-	}
 	missing := make([]string, len(ps))
-	c.applyAll(ctx, app, ps, first, entries, missing, opts.Reapply)
-	if err := c.waitEstablished(ctx, ps, first, entries, opts.CRDTimeout); err != nil {
+	c.applyAll(ctx, app, ps, sp.first, entries, missing, opts.Reapply)
+	if err := c.waitEstablished(ctx, ps, sp.first, entries, opts.CRDTimeout); err != nil {
 		return cs, err
 	}
-	c.resolvePending(ctx, repo, app, ps, rest)
-	c.applyAll(ctx, app, ps, rest, entries, missing, opts.Reapply)
-	cs.Objects = entries
+	c.resolvePending(ctx, repo, app, ps, sp.later())
+
+	res, err := c.runHooks(ctx, app, hooksAt(sp.hooks, StagePre, 0, sp.byKey), sp.byKey, timeout)
+	cs.Hooks = append(cs.Hooks, res...)
+	if err != nil {
+		cs.Objects = collect(ps, entries, sp.ordinary, "a pre hook failed")
+		return c.failed(ctx, app, cs, sp, timeout, fmt.Errorf("app %s: %w", app.Name, err))
+	}
+	var stopped error
+	for i, w := range sp.waveNums {
+		idx := sp.waves[i]
+		c.applyAll(ctx, app, ps, idx, entries, missing, opts.Reapply)
+		if slices.ContainsFunc(idx, func(j int) bool { return entries[j].Action == ChangeFailed }) {
+			if i < len(sp.waveNums)-1 {
+				stopped = fmt.Errorf("wave %d failed, later waves not applied", w)
+			}
+			break
+		}
+		res, err := c.runHooks(ctx, app, hooksAt(sp.hooks, StageSync, w, sp.byKey), sp.byKey, timeout)
+		cs.Hooks = append(cs.Hooks, res...)
+		if err != nil {
+			stopped = err
+			break
+		}
+		if len(sp.waveNums) > 1 && i < len(sp.waveNums)-1 {
+			h, err := c.Wait(ctx, ownRefs(pick(ps, idx)), wo)
+			if err != nil {
+				cs.Objects = collect(ps, entries, sp.ordinary, "the wait for wave health failed")
+				return cs, err
+			}
+			if !h.Healthy {
+				cs.Health = h
+				stopped = fmt.Errorf("wave %d: %d of %d objects not healthy, later waves not applied: %w", w, len(h.Unhealthy), len(h.Unhealthy)+h.Ready, ErrApplyFailed)
+				break
+			}
+		}
+	}
+	why := "an earlier object failed"
+	if stopped != nil {
+		why = stopped.Error()
+	}
+	cs.Objects = collect(ps, entries, sp.ordinary, why)
 	cs.Error = missingNamespaces(countNonEmpty(missing))
 
 	var errs []error
-	for _, e := range entries {
+	for _, e := range cs.Objects {
 		if e.Action == ChangeFailed {
 			errs = append(errs, errors.New(e.Error))
 		}
 	}
 	if len(errs) > 0 {
-		sortChanges(cs.Objects)
+		err := fmt.Errorf("app %s: %d of %d objects: %w: %w", app.Name, len(errs), len(cs.Objects), ErrApplyFailed, errors.Join(errs...))
 		if cs.Error != "" {
-			return cs, fmt.Errorf("app %s: %s: %d of %d objects: %w: %w", app.Name, cs.Error, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
+			err = fmt.Errorf("app %s: %s: %d of %d objects: %w: %w", app.Name, cs.Error, len(errs), len(cs.Objects), ErrApplyFailed, errors.Join(errs...))
 		}
-		return cs, fmt.Errorf("app %s: %d of %d objects: %w: %w", app.Name, len(errs), len(entries), ErrApplyFailed, errors.Join(errs...))
+		return c.failed(ctx, app, cs, sp, timeout, err)
+	}
+	if stopped != nil {
+		return c.failed(ctx, app, cs, sp, timeout, fmt.Errorf("app %s: %w", app.Name, stopped))
 	}
 
+	all := refsOf(ps) // hooks included: a rendered hook is never pruned
 	if !prune {
-		left, err := c.leftBehind(ctx, repo, app, opts, owned, refsOf(ps))
+		left, err := c.leftBehind(ctx, repo, app, opts, owned, all)
 		if err != nil {
 			return cs, err
 		}
 		cs.Objects = append(cs.Objects, left...)
 	}
 	if prune {
-		targets, err := c.pruneTargets(ctx, repo, app.Name, &Inventory{Objects: owned}, refsOf(ps))
+		targets, err := c.pruneTargets(ctx, repo, app.Name, &Inventory{Objects: owned}, all)
 		if err != nil {
 			return cs, err
 		}
@@ -216,20 +270,75 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	}
 	sortChanges(cs.Objects)
 	if len(errs) > 0 {
-		return cs, fmt.Errorf("app %s: prune: %w: %w", app.Name, ErrApplyFailed, errors.Join(errs...))
+		return c.failed(ctx, app, cs, sp, timeout, fmt.Errorf("app %s: prune: %w: %w", app.Name, ErrApplyFailed, errors.Join(errs...)))
 	}
 	if opts.Wait {
-		wo := opts.Health
-		if wo.Timeout == 0 {
-			wo.Timeout = app.HealthTimeout.D()
-		}
 		h, err := c.Wait(ctx, rendered, wo)
 		if err != nil {
 			return cs, err
 		}
 		cs.Health = h
+		if !h.Healthy {
+			finishHooks(cs, hooksAt(sp.hooks, StagePost, 0, sp.byKey), "the app is not healthy")
+			finishHooks(cs, sp.hooks, "the apply did not fail")
+			return cs, nil
+		}
 	}
+	res, err = c.runHooks(ctx, app, hooksAt(sp.hooks, StagePost, 0, sp.byKey), sp.byKey, timeout)
+	cs.Hooks = append(cs.Hooks, res...)
+	if err != nil {
+		return c.failed(ctx, app, cs, sp, timeout, fmt.Errorf("app %s: %w", app.Name, err))
+	}
+	finishHooks(cs, sp.hooks, "the apply did not fail")
 	return cs, nil
+}
+
+// healthTimeout bounds the waits of an apply, hooks' included: the
+// caller's bound, else the app's healthTimeout, else the default.
+func healthTimeout(app config.App, opts ApplyOptions) time.Duration {
+	switch {
+	case opts.Health.Timeout > 0:
+		return opts.Health.Timeout
+	case app.HealthTimeout.D() > 0:
+		return app.HealthTimeout.D()
+	}
+	return DefaultWaitOptions().Timeout
+}
+
+// failed runs the SyncFail hooks of an apply that failed with err, lists
+// the hooks that did not run, and returns err with any SyncFail failure.
+func (c *Client) failed(ctx context.Context, app config.App, cs *ChangeSet, sp *hookSplit, timeout time.Duration, err error) (*ChangeSet, error) {
+	res, ferr := c.runHooks(ctx, app, hooksAt(sp.hooks, StageFail, 0, sp.byKey), sp.byKey, timeout)
+	cs.Hooks = append(cs.Hooks, res...)
+	finishHooks(cs, sp.hooks, "the apply failed before its phase")
+	sortChanges(cs.Objects)
+	if ferr != nil {
+		return cs, fmt.Errorf("%w; then %w", err, ferr)
+	}
+	return cs, err
+}
+
+// collect returns the entries of the objects at idx; an object the apply
+// did not reach is skipped, with why.
+func collect(ps []*planned, entries []ChangeEntry, idx []int, why string) []ChangeEntry {
+	out := make([]ChangeEntry, 0, len(idx))
+	for _, i := range idx {
+		e := entries[i]
+		if e.Action == "" {
+			e = ChangeEntry{Object: ps[i].ref, Action: ChangeSkipped, Note: "not applied: " + why}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// pick returns the planned objects at idx.
+func pick(ps []*planned, idx []int) []*planned {
+	out := make([]*planned, len(idx))
+	for i, j := range idx {
+		out[i] = ps[j]
+	}
+	return out
 }
 
 // applyAll applies the planned objects at idx in parallel, setting out

@@ -78,6 +78,10 @@ type DiffSet struct {
 	// Error is set when the app as a whole could not be diffed, e.g. an
 	// empty render that would prune everything.
 	Error string `json:"error,omitempty"`
+	// Hooks are the hooks an apply would run, in the order it would run
+	// them (phase, weight, kind, name); SyncFail hooks run only if the
+	// apply fails. Each hook is also in Objects, not dry-run.
+	Hooks []HookPlan `json:"hooks,omitempty"`
 }
 
 // Counts is the number of objects per action, and of errors.
@@ -169,7 +173,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 	if err != nil {
 		return nil, err
 	}
-	if len(objs) == 0 && len(inv.Objects) > 0 && app.PruneEnabled() && !app.AllowEmpty {
+	if ordinaryCount(objs) == 0 && len(inv.Objects) > 0 && app.PruneEnabled() && !app.AllowEmpty {
 		set.Error = ErrEmptyRender.Error()
 		return set, nil
 	}
@@ -177,11 +181,21 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 	if err != nil {
 		return nil, err
 	}
+	sp, err := splitHooks(ps, len(inv.Objects) == 0)
+	if err != nil {
+		set.Error = err.Error()
+		return set, nil
+	}
+	set.Hooks = sp.hooks
 	set.Objects = make([]ObjectDiff, len(ps))
 	missing := make([]string, len(ps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.opts.Concurrency)
 	for i, p := range ps {
+		if ho, ok := sp.byKey[p.ref.Key()]; ok && ho.p == p {
+			set.Objects[i] = diffHook(p, ho.hook, sp.hooks, opts)
+			continue
+		}
 		g.Go(func() error {
 			set.Objects[i], missing[i] = c.diffOne(gctx, app, p, opts)
 			return nil
@@ -277,6 +291,51 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 	}
 	compare(&d, normalize(p.live), normalize(res), opts)
 	return d, ""
+}
+
+// diffHook previews a hook without a dry-run: apply deletes and creates it
+// again, so the API server never compares it with the live object, and a
+// dry-run of a patch would fail on a Job's immutable template. The diff
+// shows the rendered hook against the live one, if any; the note says
+// when it runs.
+func diffHook(p *planned, h *Hook, plans []HookPlan, opts DiffOptions) ObjectDiff {
+	d := ObjectDiff{Object: p.ref, Action: ActionCreate, Live: p.live}
+	if p.conflict != "" {
+		d.Action, d.Note, d.Live = ActionConflict, conflictNote(p.conflict), nil
+		return d
+	}
+	if p.live != nil {
+		d.Action = ActionUpdate
+	}
+	if p.err != nil {
+		d.Error, d.Detail = failure(p.err, secretValues(p.desired, p.live))
+		return d
+	}
+	var when []string
+	for _, hp := range plans {
+		if hp.Object.Key() == p.ref.Key() {
+			when = append(when, fmt.Sprintf("%s (weight %d)", hp.Phase, hp.Weight))
+		}
+	}
+	if !h.Runs() {
+		d.Action, d.Live = ActionUnchanged, nil
+		d.Note = fmt.Sprintf("hook %s: never applied (gantry runs no delete, rollback or test phase; Argo CD's Skip is skipped)", joinPhases(h.Phases))
+		return d
+	}
+	if len(when) == 0 {
+		// Its phases exist, but not in this apply (post-install of an app
+		// already installed): it stays as it is.
+		d.Action, d.Live = ActionUnchanged, nil
+		d.Note = fmt.Sprintf("hook %s: not run by this apply", joinPhases(h.Phases))
+		return d
+	}
+	d.Note = "hook, deleted and created again (never patched) and run in " + strings.Join(when, ", ") + "; not dry-run"
+	desired := p.desired
+	if isSecret(p.ref) {
+		desired = foldStringData(desired)
+	}
+	compare(&d, normalize(p.live), normalize(applyPreview(p.live, desired)), opts)
+	return d
 }
 
 // secretNote tells a reviewer what the diff of an existing Secret shows.

@@ -13,6 +13,17 @@
 // with their values masked, so no plan depends on a Secret value (see
 // mask.go). Locks never expire; they live as long as their pull request.
 //
+// The order of an apply, in one place: CRDs, then Namespaces (waited
+// for); the pre hooks (Helm pre-install on a first install, else
+// pre-upgrade; Argo CD PreSync); the other objects by Argo CD sync wave,
+// each wave in parallel, then its Sync hooks, then its health when there
+// are several waves; prune and the wait for health; the post hooks
+// (post-install or post-upgrade, PostSync); SyncFail hooks when anything
+// failed. Hooks of one stage run one at a time by weight, then kind,
+// namespace and name. A hook is deleted and created again, never patched
+// (a Job's template is immutable), is not dry-run by the diff, and is not
+// part of the inventory, so prune never deletes it (see hooks.go).
+//
 // Every verb takes the rendered objects as plain
 // []*unstructured.Unstructured and returns plain data (DiffSet, ChangeSet,
 // Health) that the bot and the CLI format with WriteDiff and WriteApply.

@@ -107,6 +107,13 @@ func writeDiffText(w io.Writer, sets []*DiffSet) error {
 		if s.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", s.Error)
 		}
+		if len(s.Hooks) > 0 {
+			hooks := make([]string, len(s.Hooks))
+			for i, h := range s.Hooks {
+				hooks[i] = h.String()
+			}
+			fmt.Fprintf(&b, "  hooks: %s\n", strings.Join(hooks, ", "))
+		}
 		for _, o := range s.Objects {
 			if o.Action == ActionUnchanged && o.Error == "" && o.Note == "" {
 				continue
@@ -149,6 +156,7 @@ var markdown = template.Must(template.New("markdown").Funcs(template.FuncMap{
 	"fence":      fence,
 	"deletions":  deletions,
 	"healthText": healthText,
+	"seconds":    func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 }).ParseFS(templateFiles, "templates/*.md.tmpl"))
 
 // templateFiles are the markdown templates; comment markdown lives there,
@@ -222,10 +230,31 @@ func writeApplyText(w io.Writer, sets []*ChangeSet) error {
 			}
 			b.WriteString("\n")
 		}
+		for _, h := range s.Hooks {
+			writeHookText(&b, h)
+		}
 		writeHealthText(&b, s.Health)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHookText writes one hook's outcome on one line.
+func writeHookText(b *strings.Builder, h HookResult) {
+	fmt.Fprintf(b, "  hook %s: %s", h.HookPlan, h.Result)
+	if h.Result != HookNotRun {
+		fmt.Fprintf(b, " in %s", h.Duration.Round(1e6))
+	}
+	if h.Deleted {
+		b.WriteString(", deleted by its delete policy")
+	}
+	if h.Note != "" {
+		fmt.Fprintf(b, " (%s)", h.Note)
+	}
+	if h.Error != "" {
+		fmt.Fprintf(b, ": %s", h.Error)
+	}
+	b.WriteString("\n")
 }
 
 func writeHealthText(b *strings.Builder, h *Health) {

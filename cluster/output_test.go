@@ -8,6 +8,10 @@ import (
 	"github.com/gantryops/gantry/fixtures/golden"
 )
 
+func job(ns, name string) ObjectRef {
+	return ObjectRef{Group: "batch", Version: "v1", Kind: "Job", Namespace: ns, Name: name}
+}
+
 func ref(kind, ns, name string) ObjectRef {
 	return ObjectRef{Version: "v1", Kind: kind, Namespace: ns, Name: name}
 }
@@ -35,6 +39,12 @@ func diffSets() []*DiffSet {
 				Diff: " data:\n-  password: (before: hidden)\n+  password: (after: hidden, changed)\n"},
 			{Object: ObjectRef{Group: "example.com", Version: "v1", Kind: "Widget", Namespace: "web", Name: "w"}, Action: ActionCreate,
 				Note: "not dry-run: its CustomResourceDefinition widgets.example.com is applied first", Diff: "+spec:\n+  size: 3\n"},
+			{Object: job("web", "migrate"), Action: ActionUpdate, Changed: []string{"spec.template.spec.containers"},
+				Note: "hook, deleted and created again (never patched) and run in pre-upgrade (weight -5); not dry-run",
+				Diff: "       containers:\n-      - image: migrate:1\n+      - image: migrate:2\n"},
+		}, Hooks: []HookPlan{
+			{Object: job("web", "migrate"), Phase: PreUpgrade, Weight: -5},
+			{Object: job("web", "smoke"), Phase: PostUpgrade},
 		}},
 		{App: "empty", Error: ErrEmptyRender.Error()},
 		{App: "quiet", Objects: []ObjectDiff{{Object: ref("ConfigMap", "quiet", "same"), Action: ActionUnchanged}}},
@@ -62,7 +72,12 @@ func changeSets() []*ChangeSet {
 		{App: "api", Duration: 2 * time.Second, Pruned: true, Objects: []ChangeEntry{
 			{Object: ref("ConfigMap", "api", "old"), Action: ChangeDeleted},
 			{Object: ref("ConfigMap", "api", "kept"), Action: ChangeSkipped, Note: "annotated gantry.dev/prune: disabled"},
-		}, Health: &Health{Healthy: true, Ready: 3}},
+		}, Health: &Health{Healthy: true, Ready: 3}, Hooks: []HookResult{
+			{HookPlan: HookPlan{Object: job("api", "migrate"), Phase: PreUpgrade, Weight: -5}, Result: HookSucceededOutcome, Duration: 1200 * time.Millisecond, Deleted: true},
+			{HookPlan: HookPlan{Object: job("api", "smoke"), Phase: PostUpgrade}, Result: HookFailedOutcome, Duration: 3 * time.Second,
+				Error: "hook post-upgrade Job/api/smoke failed: condition Failed: BackoffLimitExceeded: Job has reached the specified backoff limit"},
+			{HookPlan: HookPlan{Object: job("api", "notify"), Phase: SyncFail}, Result: HookNotRun, Note: "the apply did not fail"},
+		}},
 		{App: "batch", Duration: time.Second, Error: missingNamespaces(map[string]int{"hello": 2})},
 	}
 }

@@ -23,6 +23,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"location":      location,
 	"summaryFields": summaryFields,
 	"short":         shortSHA,
+	"code":          code,
 	"seconds":       func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
@@ -111,6 +112,12 @@ func location(file string, line int) string {
 		return fmt.Sprintf("%s:%d", file, line)
 	}
 	return file
+}
+
+// code is text for inside a code span: on one line, without backticks.
+// A hook is not dry-run, so no API server has checked its name yet.
+func code(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
 }
 
 // deletions lists every deleted object, the riskiest fact of a change.

@@ -25,6 +25,10 @@ func sampleReport() Report {
 				{Kind: "ConfigMap", Namespace: "web", Name: "legacy-flags", Action: Delete, Diff: "-data:\n-  a: b\n"},
 				{Kind: "Service", Namespace: "web", Name: "frontend", Action: Unchanged},
 			},
+			Hooks: []Hook{
+				{Phase: "pre-upgrade", Kind: "Job", Namespace: "web", Name: "migrate", Weight: -5},
+				{Phase: "post-upgrade", Kind: "Job", Namespace: "web", Name: "smoke"},
+			},
 			Findings: []Finding{{App: "web-prod", Kind: "Deployment", Namespace: "web", Name: "frontend", File: "apps/web/prod/deploy.yaml", Line: 12,
 				Policy: "prod/images.rego", Rule: "deny", Severity: "deny", Message: "images must be pinned by digest in prod"}},
 		}, {
@@ -56,7 +60,8 @@ func TestCommentGolden(t *testing.T) {
 func TestCommentSummaryFirst(t *testing.T) {
 	body := Comment(sampleReport(), testMark)[0]
 	order := []string{testMark(1), "2 apps change · 1 policy failure", "| web-prod | prod | 0 | 2 | 1 | 1 | ❌ 1 deny |",
-		"**Deletions:** `web-prod` deletes `ConfigMap web/legacy-flags`", "**Policy** — `deny` web-prod", "<details>", "🔒 `web-prod` is locked by this PR", "head 4f2c1a9"}
+		"**Deletions:** `web-prod` deletes `ConfigMap web/legacy-flags`",
+		"**Hooks:** `web-prod` runs pre-upgrade `Job web/migrate` (weight -5), post-upgrade `Job web/smoke` (weight 0)", "**Policy** — `deny` web-prod", "<details>", "🔒 `web-prod` is locked by this PR", "head 4f2c1a9"}
 	at := 0
 	for _, s := range order {
 		i := strings.Index(body[at:], s)

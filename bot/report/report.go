@@ -54,6 +54,24 @@ type App struct {
 	// LockedByThis says it is this pull request.
 	LockedBy     int
 	LockedByThis bool
+	// Hooks are the Helm and Argo CD hooks applying runs, in the order it
+	// runs them; each is recreated, never patched.
+	Hooks []Hook
+}
+
+// Hook is one hook run of an apply.
+type Hook struct {
+	// Phase is Helm's or Argo CD's name of when it runs: pre-upgrade,
+	// PostSync, SyncFail (only when the apply fails), ….
+	Phase                 string
+	Kind, Namespace, Name string
+	// Weight orders the hooks of one phase, lower first.
+	Weight int
+}
+
+// Ref is the hook's object as "Kind namespace/name".
+func (h Hook) Ref() string {
+	return Object{Kind: h.Kind, Namespace: h.Namespace, Name: h.Name}.Ref()
 }
 
 // Object is one object's planned change.
