@@ -252,6 +252,10 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 		compare(&d, normalize(p.live), after, opts)
 		return d, ""
 	}
+	if dryRunSkippable(p) {
+		d.Action = ActionUnchanged // applying it is a no-op: no dry-run needed
+		return d, ""
+	}
 	desired := p.desired
 	if secret {
 		// The dry-run's outcome must not depend on whether a rendered value

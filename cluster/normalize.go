@@ -57,11 +57,16 @@ func normalize(u *unstructured.Unstructured) *unstructured.Unstructured {
 }
 
 // stamp sets AppliedAnnotation on the desired object to a hash of the
-// rest of it; called once the object is final (ignore rules applied).
+// rest of it (of its stampedForm: a Secret's values masked); called once
+// the object is final (ignore rules applied), by diff and apply alike.
 func stamp(u *unstructured.Unstructured) {
 	ann := u.GetAnnotations()
 	delete(ann, AppliedAnnotation)
-	b, _ := json.Marshal(u.Object)
+	if len(ann) == 0 {
+		ann = nil // no empty map left behind to change the hash
+	}
+	u.SetAnnotations(ann)
+	b, _ := json.Marshal(stampedForm(u).Object)
 	sum := sha256.Sum256(b)
 	if ann == nil {
 		ann = map[string]string{}
