@@ -153,7 +153,8 @@ var ErrEmptyRender = errors.New("render is empty; refusing to prune every object
 
 // Diff computes what applying objs for the app of opts.Repository would
 // do: a server-side apply dry-run of every object with gantry's field
-// manager, compared with the live object, and a deletion for every
+// manager (except those apply would provably leave alone, see
+// dryRunSkippable), compared with the live object, and a deletion for every
 // inventory object no longer rendered. Objects the API server rejects
 // carry their error; objects another app or repository owns are
 // ActionConflict, with none of their content. The returned error is for
