@@ -157,7 +157,8 @@ var ErrEmptyRender = errors.New("render is empty; refusing to prune every object
 
 // Diff computes what applying objs for the app of opts.Repository would
 // do: a server-side apply dry-run of every object with gantry's field
-// manager, compared with the live object, and a deletion for every
+// manager (except those apply would provably leave alone, see
+// dryRunSkippable), compared with the live object, and a deletion for every
 // inventory object no longer rendered. Objects the API server rejects
 // carry their error; objects another app or repository owns are
 // ActionConflict, with none of their content. The returned error is for
@@ -264,6 +265,10 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 			d.Note += fmt.Sprintf("; compared with the live %s object", p.live.GetAPIVersion())
 		}
 		compare(&d, normalize(p.live), after, opts)
+		return d, ""
+	}
+	if dryRunSkippable(p) {
+		d.Action = ActionUnchanged // applying it is a no-op: no dry-run needed
 		return d, ""
 	}
 	desired := p.desired

@@ -57,11 +57,16 @@ func normalize(u *unstructured.Unstructured) *unstructured.Unstructured {
 }
 
 // stamp sets AppliedAnnotation on the desired object to a hash of the
-// rest of it; called once the object is final (ignore rules applied).
+// rest of it (of its stampedForm: a Secret's values masked); called once
+// the object is final (ignore rules applied), by diff and apply alike.
 func stamp(u *unstructured.Unstructured) {
 	ann := u.GetAnnotations()
 	delete(ann, AppliedAnnotation)
-	b, _ := json.Marshal(u.Object)
+	if len(ann) == 0 {
+		ann = nil // no empty map left behind to change the hash
+	}
+	u.SetAnnotations(ann)
+	b, _ := json.Marshal(stampedForm(u).Object)
 	sum := sha256.Sum256(b)
 	if ann == nil {
 		ann = map[string]string{}
@@ -84,28 +89,59 @@ func upToDate(desired, live *unstructured.Unstructured) bool {
 	if !hasFields(live, desired) {
 		return false
 	}
+	entries := writes(live)
 	var mine time.Time
 	found := false
-	for _, mf := range live.GetManagedFields() {
-		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" && mf.Time != nil {
-			mine, found = mf.Time.Time, true
+	for _, w := range entries {
+		if w.manager == FieldManager && w.operation == string(metav1.ManagedFieldsOperationApply) && w.subresource == "" && !w.time.IsZero() {
+			mine, found = w.time, true
 		}
 	}
 	if !found {
 		return false
 	}
-	for _, mf := range live.GetManagedFields() {
-		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+	for _, w := range entries {
+		if w.manager == FieldManager && w.operation == string(metav1.ManagedFieldsOperationApply) && w.subresource == "" {
 			continue
 		}
-		if mf.Subresource == "status" {
+		if w.subresource == "status" {
 			continue
 		}
-		if mf.Time == nil || !mf.Time.Time.Before(mine) {
+		if w.time.IsZero() || !w.time.Before(mine) {
 			return false
 		}
 	}
 	return true
+}
+
+// write is one managed-fields entry of an object, without its fields.
+type write struct {
+	manager, operation, subresource string
+	// time is zero when the entry has none, or one that does not parse.
+	time time.Time
+}
+
+// writes reads the managed-fields entries of u straight from its map:
+// GetManagedFields converts every entry's field set too, which made it
+// most of the cost of a diff that skips its dry-runs.
+func writes(u *unstructured.Unstructured) []write {
+	v, _, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "managedFields")
+	list, _ := v.([]any)
+	out := make([]write, 0, len(list))
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		w := write{}
+		w.manager, _ = m["manager"].(string)
+		w.operation, _ = m["operation"].(string)
+		w.subresource, _ = m["subresource"].(string)
+		if s, ok := m["time"].(string); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				w.time = t
+			}
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // equal reports whether two normalized objects are the same.

@@ -2,14 +2,18 @@
 # bench-cluster.sh measures gantry's live diff and apply on a local cluster
 # (etcd + kube-apiserver, no controllers) against kubectl, built from the
 # same k8s.io/kubernetes module by `make kube-bin`, and against the floor:
-# 1,500 concurrent server-side apply dry-runs with a bare client.
-# 1,500 objects (ConfigMaps, Deployments, Secrets, ServiceAccounts, Roles),
-# then a second version with 30% of them changed. Every step runs as its
-# own process, so its wall time and peak RSS are its own.
+# 1,500 concurrent server-side apply dry-runs (and applies, for the create)
+# with a bare client. 1,500 objects (ConfigMaps, Deployments, Secrets,
+# ServiceAccounts, Roles), then a second version with 30% of them changed
+# and a third with one object changed: a diff's cost should follow the
+# change, not the app. Every step runs as its own process, so its wall
+# time and peak RSS are its own; each gantry step prints its requests by
+# verb.
 #
 #   hack/bench-cluster.sh [-n 1500] [-skip-kubectl-diff] [-gantry-concurrency N]
+#                         [-cpuprofile-dir DIR]   (then: go tool pprof -top DIR/create-gantry-apply.pprof)
 #
-# About 4-5 minutes, most of it kubectl diff.
+# About 6-8 minutes, most of it the two kubectl diffs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
