@@ -406,6 +406,15 @@ func applyReportApp(a appApplied) report.ApplyApp {
 		out.Failed = append(out.Failed, report.Object{APIVersion: o.Object.GroupVersionKind().GroupVersion().String(), Kind: o.Object.Kind,
 			Namespace: o.Object.Namespace, Name: o.Object.Name, Error: &report.Problem{Message: o.Error, File: file, Line: line}})
 	}
+	for _, h := range cs.Hooks {
+		line := fmt.Sprintf("%s: %s in %.1f s", h.HookPlan, h.Result, h.Duration.Seconds())
+		if h.Error != "" {
+			line += ": " + h.Error
+		} else if h.Note != "" {
+			line += " (" + h.Note + ")"
+		}
+		out.Hooks = append(out.Hooks, line)
+	}
 	if h := cs.Health; h != nil {
 		out.HealthWaited, out.Healthy = true, h.Healthy
 		for _, u := range h.Unhealthy {
