@@ -327,6 +327,17 @@ func TestMergePrunesAndTheEmptyRenderGuardHolds(t *testing.T) {
 	if _, err := kube.Client.CoreV1().ConfigMaps(l.ns).Get(context.Background(), "web-config", metav1.GetOptions{}); err != nil {
 		t.Errorf("the empty render deleted web-config: %v", err)
 	}
+	// Removing the app from .gantry.yaml is a decision the plan says out
+	// loud: its object stays.
+	n, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "drop-web", Base: "main", Title: "drop web",
+		Files: withNS(map[string]string{".gantry.yaml": "version: 1\napps:\n  - {name: api, path: apps/api, namespace: NS, apply: on-command}\n"}, l.ns)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	if !l.botSays(n, "**Removed from .gantry.yaml:** `web`: its 1 object in cluster `local` stays there after the merge") {
+		t.Errorf("the plan does not say what removing web leaves:\n%s", l.summary(n))
+	}
 }
 
 func TestApplyRecordsSurviveARestart(t *testing.T) {

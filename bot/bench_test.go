@@ -141,7 +141,7 @@ func BenchmarkMergeToApplied(b *testing.B) {
 	write(benchRepo(100))
 	cli()
 	// The first merge creates the objects; the timed ones change them.
-	_, first := l.mergeQuiet(b, "bench-0", benchVersion("v1"))
+	_, first := l.mergeQuiet(b, "bench-0", benchVersion("v0"))
 	l.appliedB(b, first)
 	var bot, anchor time.Duration
 	i := 0

@@ -183,6 +183,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	if err != nil {
 		return failConfig(rep, err)
 	}
+	rep.Removed = p.removedApps(ctx, j, head, base)
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
@@ -202,6 +203,33 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 		rep.Apps = append(rep.Apps, a)
 	}
 	return rep
+}
+
+// removedApps are the apps of base that head no longer has, with what
+// their inventories hold.
+func (p *Pipeline) removedApps(ctx context.Context, j Job, head, base *config.Repo) []report.Removed {
+	if base == nil {
+		return nil
+	}
+	var out []report.Removed
+	for _, b := range base.Apps {
+		if len(appsNamed(head.Apps, []string{b.Name})) > 0 {
+			continue
+		}
+		r := report.Removed{Name: b.Name, Cluster: b.Cluster}
+		c, err := p.Clusters.Get(b.Cluster)
+		var inv *cluster.Inventory
+		if err == nil {
+			inv, err = c.Inventory(ctx, j.Owner+"/"+j.Repo, b.Name)
+		}
+		if err != nil {
+			r.Error = err.Error()
+		} else {
+			r.Objects = len(inv.Objects)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // trees are a run's two checkouts: the pull request's head, which is

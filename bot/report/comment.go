@@ -20,6 +20,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"policyCell":    policyCell,
 	"problem":       problemText,
 	"deletions":     deletions,
+	"removed":       removedText,
 	"location":      location,
 	"summaryFields": summaryFields,
 	"short":         shortSHA,
@@ -121,6 +122,24 @@ func code(s string) string {
 }
 
 // deletions lists every deleted object, the riskiest fact of a change.
+// removedText says what merging does to the objects of an app the pull
+// request removes from .gantry.yaml: nothing, out loud, and how to delete
+// them instead.
+func removedText(r Removed) string {
+	switch {
+	case r.Error != "":
+		return fmt.Sprintf("what it owns in cluster `%s` could not be read (%s); merging leaves it in place.", r.Cluster, r.Error)
+	case r.Objects == 0:
+		return fmt.Sprintf("it owns nothing in cluster `%s`.", r.Cluster)
+	}
+	verb := "stay"
+	if r.Objects == 1 {
+		verb = "stays"
+	}
+	return fmt.Sprintf("its %s in cluster `%s` %s there after the merge: gantry does not delete what a removed app applied. "+
+		"To delete them, first merge the app with no objects and `allowEmpty: true` (that prunes them), then remove it.", plural(r.Objects, "object"), r.Cluster, verb)
+}
+
 func deletions(r Report) string {
 	var ds []string
 	for _, a := range r.Apps {

@@ -41,6 +41,18 @@ type Report struct {
 	Override *Override
 	// RenderTime and DiffTime are wall-clock times of the stages.
 	RenderTime, DiffTime time.Duration
+	// Removed are the apps the base branch has and the head does not.
+	Removed []Removed
+}
+
+// Removed is an app the pull request takes out of .gantry.yaml, with what
+// it still owns in its cluster: merging leaves those objects in place.
+type Removed struct {
+	Name, Cluster string
+	// Objects is the number of objects its inventory records.
+	Objects int
+	// Error says why they could not be counted.
+	Error string
 }
 
 // App is one affected app's outcome.
@@ -279,6 +291,11 @@ func (r Report) prepared() Report {
 	r = r.Sorted()
 	r.Errors = defangProblems(r.Errors)
 	r.PolicyErrors = defangProblems(r.PolicyErrors)
+	removed := make([]Removed, len(r.Removed))
+	for i, rm := range r.Removed {
+		removed[i] = Removed{Name: Defang(rm.Name), Cluster: Defang(rm.Cluster), Objects: rm.Objects, Error: Defang(rm.Error)}
+	}
+	r.Removed = removed
 	if r.Override != nil {
 		o := *r.Override
 		o.By, o.Reason = Defang(o.By), Defang(o.Reason)
