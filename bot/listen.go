@@ -71,7 +71,15 @@ type Listeners struct {
 // listener of their own (WebHandler).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks", s.hook)
+	mux.Handle("/webhooks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A follower takes no work: the leader's resync picks up a
+		// delivery refused here during a switch.
+		if !s.ready.Load() {
+			http.Error(w, "not the leader: this replica takes no webhooks", http.StatusServiceUnavailable)
+			return
+		}
+		s.hook.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
@@ -167,7 +175,6 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 		}
 	}
 
-	s.queue.Start(ctx)
 	servers := []*http.Server{newHTTPServer(s.Handler(), s.timeouts)}
 	lns := []net.Listener{hookLn}
 	if webLn != nil {
@@ -178,9 +185,13 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(lns[i]) }()
 	}
-	go s.resyncLoop(ctx)
-	go s.sweepDeliveries(ctx)
-	s.ready.Store(true)
+	lost, err := s.startWork(ctx)
+	if err != nil {
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
+		return err
+	}
 	web := "disabled"
 	if webLn != nil {
 		web = webLn.Addr().String()
@@ -190,6 +201,10 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 	select {
 	case err := <-errc:
 		serveErr = fmt.Errorf("serve: %w", err)
+	case <-lost:
+		if ctx.Err() == nil {
+			serveErr = errLostLeadership
+		}
 	case <-ctx.Done():
 	}
 	s.ready.Store(false)

@@ -17,6 +17,8 @@ type Metrics struct {
 	QueueDepth prometheus.GaugeFunc
 	RateLimit  prometheus.GaugeFunc
 	FirstCheck prometheus.Histogram // webhook received to checks in progress
+	// Leader is 1 while this replica leads (always, without election).
+	Leader prometheus.Gauge
 	// Abandoned counts renders abandoned at their deadline (render.Abandoned):
 	// each still runs to its end in the background.
 	Abandoned prometheus.CounterFunc
@@ -48,7 +50,8 @@ func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	m.Abandoned = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "gantry_renders_abandoned_total", Help: "Renders abandoned at their deadline; each keeps running in the background until it ends.",
 	}, func() float64 { return float64(render.Abandoned()) })
-	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned,
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gantry_leader", Help: "1 while this replica is the leader: it takes webhooks and runs pipelines."})
+	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -3,7 +3,9 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -97,11 +99,13 @@ func TestEndpointDefaults(t *testing.T) {
 		want       [3]any // Web, Metrics, State
 	}{
 		{"defaults", "clusters: [{name: prod, inCluster: true}]\n",
-			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod"}}},
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
 		{"no default cluster, no state cluster", "clusters: [{name: a, inCluster: true}, {name: b, inCluster: true}]\n",
-			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{}}},
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
+		{"leader election", "clusters: [{name: prod, inCluster: true}]\nstate: {leaderElection: {enabled: true, leaseDuration: 5s}}\n",
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", LeaderElection: LeaderElection{Enabled: true, LeaseDuration: Duration(5 * time.Second)}}}},
 		{"explicit", "clusters: [{name: a, inCluster: true}, {name: b, inCluster: true}]\ndefaultCluster: a\nstate: {cluster: b}\nweb: {disabled: true}\nmetrics: {listener: off, tokenFile: tok}\n",
-			[3]any{Web{Disabled: true}, Metrics{Listener: MetricsOff, TokenFile: filepath.Join(dir, "tok")}, State{Cluster: "b"}}},
+			[3]any{Web{Disabled: true}, Metrics{Listener: MetricsOff, TokenFile: filepath.Join(dir, "tok")}, State{Cluster: "b", LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,5 +117,24 @@ func TestEndpointDefaults(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestLeaderElectionIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"key.pem", "secret"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const base = "github: {appID: 1, privateKeyFile: key.pem, webhookSecretFile: secret}\n"
+	for yaml, want := range map[string]string{
+		"clusters: [{name: a, inCluster: true}, {name: b, inCluster: true}]\nstate: {leaderElection: {enabled: true}}\n": "state.leaderElection.enabled: needs a state cluster",
+		"clusters: [{name: a, inCluster: true}]\nstate: {leaderElection: {enabled: true, leaseDuration: 1s}}\n":          "state.leaderElection.leaseDuration: 1s is too short",
+	} {
+		_, err := ParseServer("s.yaml", []byte(base+yaml), dir)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", yaml, err, want)
+		}
 	}
 }

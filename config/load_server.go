@@ -37,6 +37,7 @@ func ParseServer(file string, data []byte, dir string) (*Server, error) {
 	}
 	s.applyDefaults()
 	s.defaultApplyCommand(d)
+	s.defaultLeaderElection()
 	return s, nil
 }
 
@@ -171,6 +172,7 @@ func validateServer(d *decoder, s *Server) {
 	validateEndpoints(d, s)
 	validateGrants(d, s)
 	validateApplyCommand(d, s)
+	validateLeaderElection(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if d.has("resyncInterval") && s.ResyncInterval.D() < 10e9 {
 		d.errAt("resyncInterval", "%s is too short: at least 10s", s.ResyncInterval.D())

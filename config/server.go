@@ -192,6 +192,9 @@ type State struct {
 	// namespace. Default: DefaultCluster. With neither, each replica
 	// remembers deliveries in its own memory only.
 	Cluster string `yaml:"cluster"`
+	// LeaderElection elects one leader among replicas, on a Lease in
+	// Cluster.
+	LeaderElection LeaderElection `yaml:"leaderElection"`
 }
 
 // RepositoryGrant gives the repositories it matches the clusters,

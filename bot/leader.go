@@ -1,0 +1,79 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/client-go/tools/leaderelection"
+)
+
+// errLostLeadership ends Run when another replica took the lead: the
+// process stops, so that its restart joins as a follower with nothing of
+// the old term left running.
+var errLostLeadership = errors.New("lost the leader election to another replica: stopping")
+
+// startWork starts the queue, the resync and the sweeps, and marks the
+// server ready: at once with one replica, and only once elected with
+// leader election on, so that followers report not ready and take no
+// webhooks. lost is closed when the server stops leading.
+func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error) {
+	work := func(ctx context.Context) {
+		s.queue.Start(ctx)
+		go s.resyncLoop(ctx)
+		go s.sweepDeliveries(ctx)
+		s.ready.Store(true)
+	}
+	le := s.cfg.State.LeaderElection
+	if !le.Enabled {
+		s.metrics.Leader.Set(1)
+		work(ctx)
+		return nil, nil
+	}
+	c, err := s.pipe.Clusters.Get(s.cfg.State.Cluster)
+	if err == nil {
+		err = c.EnsureSystemNamespace(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("leader election: state cluster: %w", err)
+	}
+	host, _ := os.Hostname()
+	id := host + "-" + rand.Text()[:8]
+	d := le.LeaseDuration.D()
+	if d == 0 {
+		d = 15 * time.Second
+	}
+	done := make(chan struct{})
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: c.LeaderLock(id), Name: "gantry", ReleaseOnCancel: true,
+		LeaseDuration: d, RenewDeadline: d * 2 / 3, RetryPeriod: max(d/8, 250*time.Millisecond),
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(lctx context.Context) {
+				s.log.Info("elected leader: taking webhooks and running pipelines", "identity", id)
+				s.metrics.Leader.Set(1)
+				// The resync at the start of the term picks up whatever the
+				// last leader left.
+				work(lctx)
+			},
+			OnStoppedLeading: func() {
+				s.ready.Store(false)
+				s.metrics.Leader.Set(0)
+				s.log.Warn("no longer the leader", "identity", id)
+				close(done)
+			},
+			OnNewLeader: func(leader string) {
+				if leader != id {
+					s.log.Info("following", "leader", leader, "identity", id)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("leader election: %w", err)
+	}
+	go elector.Run(ctx)
+	return done, nil
+}
