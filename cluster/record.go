@@ -46,6 +46,9 @@ const (
 	// ResultUnhealthy is an apply whose objects applied but did not become
 	// healthy within the app's healthTimeout.
 	ResultUnhealthy Result = "unhealthy"
+	// ResultDrifted records drift seen and not acted on; its Error says
+	// which objects and fields, and who changed them.
+	ResultDrifted Result = "drifted"
 )
 
 // Trigger is what started an apply.
@@ -58,6 +61,18 @@ const (
 	TriggerCommand  Trigger = "command"  // `/gantry apply` on a pull request
 	TriggerRollback Trigger = "rollback" // the previous state, after a failure
 	TriggerCLI      Trigger = "cli"      // `gantry apply`
+	// TriggerAcceptDrift is the apply after a drift pull request's merge:
+	// Git now says what the cluster had, so it changes nothing.
+	TriggerAcceptDrift Trigger = "accept-drift"
+	// TriggerRestoreDrift is the apply that restores Git's state after a
+	// drift pull request was closed (or answered with /gantry revert).
+	TriggerRestoreDrift Trigger = "restore-drift"
+	// TriggerRemediate is the restore of an app whose drift mode is
+	// remediate, at once.
+	TriggerRemediate Trigger = "remediate"
+	// TriggerDriftNotify records drift left as it is (drift mode notify, or
+	// drift no pull request can carry).
+	TriggerDriftNotify Trigger = "drift"
 )
 
 // ApplyRecord is one apply of one app: what, from where, by whom, and how
