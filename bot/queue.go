@@ -81,7 +81,7 @@ func (q *Queue) Enqueue(j Job) bool {
 		q.lanes[key] = l
 	}
 	for _, p := range l.pending {
-		if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID {
+		if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID && slices.Equal(p.Apps, j.Apps) {
 			return false
 		}
 	}

@@ -20,7 +20,8 @@ const (
 	JobCommand      JobKind = "command"      // run the commands of a comment
 	JobApply        JobKind = "apply"        // a push to a base branch: apply what it changed
 	JobInstallation JobKind = "installation" // the App's installations changed: resync them
-	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged (restoring the cluster comes with drift)
+	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged: restore the cluster to Git
+	JobDrift        JobKind = "drift"        // compare apps' live state with Git and act as their drift mode says
 )
 
 // Job is the work one event asks for. Lane says which serial lane it runs
@@ -183,8 +184,9 @@ func isFork(pr *github.PullRequest) bool {
 
 // isDriftPR reports whether pr is one of gantry's own drift pull
 // requests: the bot opened it from its drift branch prefix in the same
-// repository, and its body opens with a drift marker sealed for it. A
-// branch or body anyone else made is an ordinary pull request.
+// repository, its body opens with a drift marker sealed for it, and its
+// head is the commit gantry pushed. A branch or body anyone else made, or
+// a branch someone else pushed to, is an ordinary pull request.
 func isDriftPR(repo *github.Repository, pr *github.PullRequest, cfg RouteConfig) bool {
 	if cfg.Seal == nil || cfg.DriftBranchPrefix == "" || !strings.HasPrefix(pr.GetHead().GetRef(), cfg.DriftBranchPrefix) {
 		return false
@@ -194,13 +196,16 @@ func isDriftPR(repo *github.Repository, pr *github.PullRequest, cfg RouteConfig)
 	}
 	var d driftPayload
 	scope := marker.Scope(repo.GetOwner().GetLogin(), repo.GetName(), pr.GetNumber())
-	return cfg.Seal.Open(marker.KindDrift, scope, pr.GetBody(), &d) && d.Branch == pr.GetHead().GetRef()
+	return cfg.Seal.Open(marker.KindDrift, scope, pr.GetBody(), &d) && d.Branch == pr.GetHead().GetRef() && d.Commit == pr.GetHead().GetSHA()
 }
 
-// driftPayload is what a drift pull request's marker carries.
+// driftPayload is what a drift pull request's marker carries: the app,
+// its branch, and the commit gantry pushed there (a head that is not it
+// means someone else pushed: the pull request is then an ordinary one).
 type driftPayload struct {
 	App    string `json:"app"`
 	Branch string `json:"branch"`
+	Commit string `json:"commit"`
 }
 
 // excluded says why the server's filters leave pr alone ("" when they do

@@ -56,14 +56,14 @@ func TestRoute(t *testing.T) {
 		return func(p *github.PullRequest) {
 			p.Head.Ref = github.String("gantry/drift/web")
 			p.User = &github.User{Login: github.String("gantry[bot]")}
-			p.Body = github.String(seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", 7), driftPayload{App: "web", Branch: "gantry/drift/web"}) + "\ndrift of web")
+			p.Body = github.String(seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", 7), driftPayload{App: "web", Branch: "gantry/drift/web", Commit: "abc"}) + "\ndrift of web")
 			if body != "" {
 				p.Body = github.String(body)
 			}
 		}
 	}
 	sealedFor := func(n int) string {
-		return seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", n), driftPayload{App: "web", Branch: "gantry/drift/web"})
+		return seal.MustSeal(marker.KindDrift, marker.Scope("acme", "ops", n), driftPayload{App: "web", Branch: "gantry/drift/web", Commit: "abc"})
 	}
 	with := func(j *Job, f func(*Job)) *Job { c := *j; f(&c); return &c }
 	tests := []struct {
@@ -95,6 +95,10 @@ func TestRoute(t *testing.T) {
 			drift("")(p)
 			p.User = &github.User{Login: github.String("mallory")}
 		}), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
+		{"drift branch someone else pushed to is an ordinary PR", prEvent("closed", func(p *github.PullRequest) {
+			drift("")(p)
+			p.Head.SHA = github.String("f00")
+		}), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered, j.HeadSHA = JobPRClosed, false, "f00" }), ""},
 		{"drift branch with an unsealed body", prEvent("closed", drift("<!-- gantry:drift e30 AAAAAAAAAAAAAAAAAAAAAA -->\n")), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
 		{"drift marker sealed for another PR", prEvent("closed", drift(sealedFor(8))), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
 		{"drift marker after other text", prEvent("closed", drift("quoted\n"+sealedFor(7))), nil, with(plan, func(j *Job) { j.Kind, j.PRFiltered = JobPRClosed, false }), ""},
