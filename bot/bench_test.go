@@ -60,14 +60,7 @@ func BenchmarkWebhookToComment(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		v := fmt.Sprintf("v%d", i+1)
-		files := map[string]string{"charts/cms/values.yaml": "count: 100\nversion: " + v + "\n"}
-		var plain, kust strings.Builder
-		for k := range 100 {
-			fmt.Fprintf(&plain, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-%d\ndata:\n  version: %s\n", k, v)
-			fmt.Fprintf(&kust, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  version: %s\n", k, v)
-		}
-		files["apps/plain/cms.yaml"], files["apps/kust/base/cms.yaml"] = plain.String(), kust.String()
+		files := benchVersion(fmt.Sprintf("v%d", i+1))
 		start := time.Now()
 		_, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: fmt.Sprintf("bench-%d", i), Base: "main", Title: "bench", Files: withNS(files, l.ns)})
 		if err != nil {
