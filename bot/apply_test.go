@@ -387,3 +387,32 @@ func (l *live) drain(t *testing.T) {
 		return len(q.lanes) == 0
 	})
 }
+
+func TestOnFailureRollbackAppliesTheLastHealthyStateAtOnce(t *testing.T) {
+	files := map[string]string{".gantry.yaml": strings.Replace(applyRepo, "healthTimeout: 40s", "healthTimeout: 40s\n    onFailure: rollback", 1), "apps/web/cm.yaml": configMap("web-config", "one"), "apps/api/cm.yaml": configMap("api-config", "one")}
+	l := startServer(t, files, "")
+	_, good := l.mergePR(t, "v1", map[string]string{"apps/web/deploy.yaml": deployment("nginx:1", false)})
+	if c := l.applied(t, good); c.Conclusion != "success" {
+		t.Fatalf("first apply: %s %q", c.Conclusion, c.Title)
+	}
+	bad, merge := l.mergePR(t, "v2", map[string]string{
+		"apps/web/deploy.yaml": deployment("nginx:2", true),
+		".gantry.yaml":         strings.Replace(files[".gantry.yaml"], "healthTimeout: 40s", "healthTimeout: 4s", 1),
+	})
+	if c := l.applied(t, merge); c.Conclusion != "failure" {
+		t.Fatalf("bad apply: %s %q", c.Conclusion, c.Title)
+	}
+	// Rolled back before anyone merges the revert: the cluster runs the
+	// last healthy image again, recorded as a rollback.
+	if got := l.image(t); got != "nginx:1" {
+		t.Errorf("image after the rollback %q, want nginx:1", got)
+	}
+	last, _ := l.records(t, "web").Last()
+	if last.Trigger != cluster.TriggerRollback || last.Result != cluster.ResultSucceeded {
+		t.Errorf("newest record %+v, want a healthy rollback", last)
+	}
+	waitFor(t, "apply comment", func() bool { return l.botComment(bad, "apply failed at") != "" })
+	if body := l.botComment(bad, "apply failed at"); !strings.Contains(body, "rolled back at once (onFailure: rollback)") {
+		t.Errorf("the comment does not say it rolled back:\n%s", body)
+	}
+}
