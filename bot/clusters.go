@@ -44,7 +44,11 @@ func (cs *Clusters) Get(name string) (*cluster.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	c, err := cluster.NewClient(rc, cluster.DefaultClientOptions())
+	opts := cluster.DefaultClientOptions()
+	if ns := cs.cfg.State.Namespace; ns != "" {
+		opts.SystemNamespace = ns
+	}
+	c, err := cluster.NewClient(rc, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}

@@ -99,13 +99,13 @@ func TestEndpointDefaults(t *testing.T) {
 		want       [3]any // Web, Metrics, State
 	}{
 		{"defaults", "clusters: [{name: prod, inCluster: true}]\n",
-			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
 		{"no default cluster, no state cluster", "clusters: [{name: a, inCluster: true}, {name: b, inCluster: true}]\n",
-			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
 		{"leader election", "clusters: [{name: prod, inCluster: true}]\nstate: {leaderElection: {enabled: true, leaseDuration: 5s}}\n",
-			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", LeaderElection: LeaderElection{Enabled: true, LeaseDuration: Duration(5 * time.Second)}}}},
+			[3]any{Web{Listen: DefaultWebListen}, Metrics{Listener: MetricsOnWebhook}, State{Cluster: "prod", Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{Enabled: true, LeaseDuration: Duration(5 * time.Second)}}}},
 		{"explicit", "clusters: [{name: a, inCluster: true}, {name: b, inCluster: true}]\ndefaultCluster: a\nstate: {cluster: b}\nweb: {disabled: true}\nmetrics: {listener: off, tokenFile: tok}\n",
-			[3]any{Web{Disabled: true}, Metrics{Listener: MetricsOff, TokenFile: filepath.Join(dir, "tok")}, State{Cluster: "b", LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
+			[3]any{Web{Disabled: true}, Metrics{Listener: MetricsOff, TokenFile: filepath.Join(dir, "tok")}, State{Cluster: "b", Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,14 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// DefaultSystemNamespace holds gantry's records in each cluster.
+const DefaultSystemNamespace = "gantry-system"
 
 // DefaultLeaseDuration is how long a leader's Lease holds without renewal:
 // the longest a replica waits to take over from a leader that died.
@@ -19,6 +27,9 @@ type LeaderElection struct {
 }
 
 func validateLeaderElection(d *decoder, s *Server) {
+	if ns := s.State.Namespace; ns != "" && len(validation.IsDNS1123Label(ns)) > 0 {
+		d.errAt("state.namespace", "%q is not a namespace name: %s", ns, strings.Join(validation.IsDNS1123Label(ns), "; "))
+	}
 	le := s.State.LeaderElection
 	if le.Enabled && s.State.Cluster == "" && s.DefaultCluster == "" && len(s.Clusters) != 1 {
 		d.errAt("state.leaderElection.enabled", "needs a state cluster (state.cluster or defaultCluster) to hold the Lease")
@@ -29,6 +40,9 @@ func validateLeaderElection(d *decoder, s *Server) {
 }
 
 func (s *Server) defaultLeaderElection() {
+	if s.State.Namespace == "" {
+		s.State.Namespace = DefaultSystemNamespace
+	}
 	if s.State.LeaderElection.LeaseDuration == 0 {
 		s.State.LeaderElection.LeaseDuration = Duration(DefaultLeaseDuration)
 	}

@@ -106,7 +106,7 @@ func TestParseServerDefaults(t *testing.T) {
 		Permissions:    DefaultPermissions(),
 		Web:            Web{Listen: DefaultWebListen},
 		Metrics:        Metrics{Listener: DefaultMetricsListener},
-		State:          State{Cluster: "only", LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}},
+		State:          State{Cluster: "only", Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}},
 		ApplyCommand:   ApplyCommand{MergeMethod: "merge"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {

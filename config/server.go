@@ -192,6 +192,11 @@ type State struct {
 	// namespace. Default: DefaultCluster. With neither, each replica
 	// remembers deliveries in its own memory only.
 	Cluster string `yaml:"cluster"`
+	// Namespace holds the records in every cluster: inventories, locks,
+	// apply records, delivery records and the leader's Lease. Default:
+	// DefaultSystemNamespace; the chart sets its release namespace, where
+	// its Role grants them.
+	Namespace string `yaml:"namespace"`
 	// LeaderElection elects one leader among replicas, on a Lease in
 	// Cluster.
 	LeaderElection LeaderElection `yaml:"leaderElection"`

@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -21,7 +23,7 @@ import (
 var kube *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(localcluster.Main(m, localcluster.Options{}, &kube))
+	os.Exit(localcluster.Main(m, localcluster.Options{Controllers: true}, &kube))
 }
 
 func chartApp(ns string, set map[string]string) config.App {
@@ -145,5 +147,59 @@ func TestChartPagesStayOnLoopbackWithoutAToken(t *testing.T) {
 				t.Errorf("Service exposes the pages: %v, want %v", ports["web"], tt.wantPort)
 			}
 		})
+	}
+}
+
+// TestChartInstallsAndItsPodsRun: the chart applied into the local
+// cluster (cluster-scoped RBAC included) becomes healthy, its replicas
+// scheduled and running on the kwok node.
+func TestChartInstallsAndItsPodsRun(t *testing.T) {
+	ns := kube.Namespace(t)
+	// Each install gets its own release name: the cluster-scoped RBAC
+	// objects are named after it.
+	app := chartApp(ns, map[string]string{"github.appID": "42", "github.existingSecret": "gantry-github"})
+	app.Name, app.Helm.ReleaseName = "gantry-"+ns, "g-"+ns
+	objs, _, err := render.Render(context.Background(), "../..", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cluster.DefaultApplyOptions("gantryops/gantry")
+	opts.Health.Timeout = 90 * time.Second
+	set, err := c.Apply(context.Background(), app, objs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Health == nil || !set.Health.Healthy {
+		t.Fatalf("the installed chart is not healthy: %+v", set.Health)
+	}
+	pods, err := kube.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase == "Running" && p.Spec.NodeName == localcluster.FakeNode {
+			running++
+		}
+	}
+	if running != 2 {
+		t.Errorf("%d gantry pods running on %s, want the chart's 2 replicas", running, localcluster.FakeNode)
+	}
+	// The configuration keeps the records where the chart's Role grants
+	// them, and elects a leader among the replicas.
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" {
+			continue
+		}
+		data, _, _ := unstructured.NestedString(o.Object, "data", "gantry.yaml")
+		for _, want := range []string{"namespace: \"" + ns + "\"", "enabled: true"} {
+			if !strings.Contains(data, want) {
+				t.Errorf("the server configuration lacks %q:\n%s", want, data)
+			}
+		}
 	}
 }
