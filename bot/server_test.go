@@ -86,8 +86,11 @@ func serve(t testing.TB, e *e2e, serverYAML string) *live {
 		// platform team would grant it.
 		serverYAML += fmt.Sprintf("repositories: [{match: [acme/ops], clusters: [\"*\"], namespaces: [%q]}]\n", e.ns)
 	}
-	cfgText := fmt.Sprintf("github: {appID: %d, privateKeyFile: key.pem, webhookSecretFile: secret, url: %q}\nclusters: [{name: local, kubeconfig: %q}]\nresyncInterval: 1h\n%s",
-		e.sim.AppID(), e.sim.URL()+"/api/v3/", kube.Kubeconfig, serverYAML)
+	if !strings.Contains(serverYAML, "clusters:") {
+		serverYAML += fmt.Sprintf("clusters: [{name: local, kubeconfig: %q}]\n", kube.Kubeconfig)
+	}
+	cfgText := fmt.Sprintf("github: {appID: %d, privateKeyFile: key.pem, webhookSecretFile: secret, url: %q}\nresyncInterval: 1h\n%s",
+		e.sim.AppID(), e.sim.URL()+"/api/v3/", serverYAML)
 	cfg, err := config.ParseServer(write("gantry.yaml", cfgText), []byte(cfgText), dir)
 	if err != nil {
 		t.Fatal(err)
