@@ -125,7 +125,13 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 		pr = run.PRs[0].GetNumber()
 	}
 	scope := p.Config.ScopeOf(repoID)
-	run.Apps = p.applyApps(ctx, dir, scope, todo, cluster.Origin{Trigger: j.applyTrigger(), PR: pr, Commit: j.HeadSHA, By: by}, log)
+	origin := cluster.Origin{Trigger: j.applyTrigger(), PR: pr, Commit: j.HeadSHA, By: by, ChangeStarted: changeStarted(ctx, gh, j, run.PRs, log)}
+	for _, m := range run.PRs {
+		if isDriftPR(ghRepo, m, p.Route) {
+			origin.Trigger = cluster.TriggerAcceptDrift
+		}
+	}
+	run.Apps = p.applyApps(ctx, dir, scope, todo, origin, log)
 	for _, a := range run.Apps {
 		run.Report.Apps = append(run.Report.Apps, applyReportApp(a))
 	}
@@ -248,6 +254,27 @@ func modelBase(files []string, model config.Repo) *config.Repo {
 		}
 	}
 	return &model
+}
+
+// changeStarted is when the change of prs began: the earliest first
+// commit among them (zero when none is known), for the lead time.
+func changeStarted(ctx context.Context, gh *github.Client, j Job, prs []*github.PullRequest, log *slog.Logger) time.Time {
+	var first time.Time
+	for _, pr := range prs {
+		commits, _, err := gh.PullRequests.ListCommits(ctx, j.Owner, j.Repo, pr.GetNumber(), &github.ListOptions{PerPage: 1})
+		if err != nil {
+			log.Warn("first commit not read: the lead time of this apply is unknown", "pr", pr.GetNumber(), "err", err)
+			continue
+		}
+		if len(commits) == 0 {
+			continue
+		}
+		at := commits[0].GetCommit().GetAuthor().GetDate().Time
+		if !at.IsZero() && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	return first
 }
 
 // compareCommits lists the files changed and the commits between base and

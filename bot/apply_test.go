@@ -223,6 +223,34 @@ func TestUnhealthyMergeOpensARevertPullRequestThatRestores(t *testing.T) {
 	if got := l.image(t); got != "nginx:1" {
 		t.Errorf("image after the revert %q, want nginx:1", got)
 	}
+	// The delivery metrics: three deployments, one failed and restored.
+	metrics := l.get(t, l.url+"/metrics")
+	labels := `{app="web",cluster="local",repository="acme/ops"}`
+	for _, want := range []string{"gantry_deployments" + labels + " 3", "gantry_change_failure_rate" + labels + " 0.333"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLines(metrics, "web"))
+		}
+	}
+	for _, name := range []string{"gantry_lead_time_seconds", "gantry_time_to_restore_seconds"} {
+		if strings.Contains(metrics, name+labels+" 0\n") || !strings.Contains(metrics, name+labels) {
+			t.Errorf("%s is not measured:\n%s", name, grepLines(metrics, name))
+		}
+	}
+}
+
+// get returns the body of a GET that must answer 200.
+func (l *live) get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 func TestResyncAppliesALostPushAndMergesApplyInOrder(t *testing.T) {

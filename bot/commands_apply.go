@@ -78,7 +78,7 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 	}
 	log := s.log.With("lane", j.Lane(), "head", shortSHA(head))
 	applied := s.pipe.applyApps(ctx, t.head, s.cfg.ScopeOf(j.Owner+"/"+j.Repo), todo,
-		cluster.Origin{Trigger: cluster.TriggerCommand, PR: j.PR, Commit: head, By: j.Sender}, log)
+		cluster.Origin{Trigger: cluster.TriggerCommand, PR: j.PR, Commit: head, By: j.Sender, ChangeStarted: changeStarted(ctx, gh, j, []*github.PullRequest{pr}, log)}, log)
 	rep := report.ApplyReport{Commit: head, Trigger: string(cluster.TriggerCommand), PRs: []int{j.PR}}
 	good := true
 	for _, a := range applied {

@@ -52,6 +52,8 @@ type Server struct {
 	timeouts               HTTPTimeouts
 	// resynced is closed when the resync at start has run.
 	resynced chan struct{}
+	// delivery computes the delivery metrics from the apply records.
+	delivery *deliveryStats
 }
 
 // NewServer checks everything it can before serving: the key parses, the
@@ -125,6 +127,8 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	}
 	s.queue = NewQueue(s.runJob, workers, log)
 	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
+	s.delivery = &deliveryStats{s: s}
+	s.metrics.Registry.MustRegister(s.delivery)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
 	s.route.Seal = s.pipe.Seal
 	s.pipe.Route = s.route

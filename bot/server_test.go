@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -86,7 +87,7 @@ func serve(t testing.TB, e *e2e, serverYAML string) *live {
 		// platform team would grant it.
 		serverYAML += fmt.Sprintf("repositories: [{match: [acme/ops], clusters: [\"*\"], namespaces: [%q]}]\n", e.ns)
 	}
-	if !strings.Contains(serverYAML, "clusters:") {
+	if !regexp.MustCompile(`(?m)^clusters:`).MatchString(serverYAML) {
 		serverYAML += fmt.Sprintf("clusters: [{name: local, kubeconfig: %q}]\n", kube.Kubeconfig)
 	}
 	cfgText := fmt.Sprintf("github: {appID: %d, privateKeyFile: key.pem, webhookSecretFile: secret, url: %q}\nresyncInterval: 1h\n%s",

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"fmt"
 	"html/template"
 	"net/http"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/delivery"
 )
 
 // runLog keeps the latest runs for the read-only pages: a diff too large
@@ -70,6 +72,8 @@ var pagesFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"short": shortSHA,
+	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"dur":   func(d time.Duration) string { return d.Round(time.Second).String() },
 }).ParseFS(pagesFS, "pages/*.html"))
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +83,12 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		Runs     []run
 		// Applies are the records kept in the clusters, newest first.
 		Applies []cluster.ApplyRecord
+		// Delivery are the delivery metrics per app.
+		Delivery []delivery.Stats
 	}{Runs: s.runs.list()}
+	if s.delivery != nil {
+		data.Delivery = s.delivery.get(r.Context())
+	}
 	for _, cc := range s.cfg.Clusters {
 		data.Clusters = append(data.Clusters, cc.Name)
 		c, err := s.pipe.Clusters.Get(cc.Name)

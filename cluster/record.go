@@ -89,11 +89,14 @@ type ApplyRecord struct {
 	// Commit is the commit applied.
 	Commit string `json:"commit"`
 	// By is who caused it: the merger, the commenter, or gantry.
-	By       string        `json:"by,omitempty"`
-	Result   Result        `json:"result"`
-	Error    string        `json:"error,omitempty"`
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"durationNanos,omitempty"`
+	By string `json:"by,omitempty"`
+	// ChangeStarted is when the change applied was begun: the first
+	// commit of its pull request (zero when unknown), for lead time.
+	ChangeStarted time.Time     `json:"changeStarted,omitzero"`
+	Result        Result        `json:"result"`
+	Error         string        `json:"error,omitempty"`
+	Started       time.Time     `json:"started"`
+	Duration      time.Duration `json:"durationNanos,omitempty"`
 	// Counts of objects by what the apply did.
 	Counts map[ChangeAction]int `json:"counts,omitempty"`
 	// Changed are the objects created, configured, deleted or failed (at
@@ -261,6 +264,8 @@ type Origin struct {
 	PR      int
 	Commit  string
 	By      string
+	// ChangeStarted is the first commit's time of the change applied.
+	ChangeStarted time.Time
 }
 
 // ApplyAndRecord is the one apply path of the CLI and the bot: it records the
@@ -272,7 +277,7 @@ func (c *Client) ApplyAndRecord(ctx context.Context, app config.App, objs []*uns
 	start := time.Now().UTC()
 	rec := ApplyRecord{
 		ID: fmt.Sprintf("%s-%s", start.Format("20060102T150405.000000000Z"), shortCommit(d.Commit)), Repository: normalRepository(opts.Repository),
-		App: app.Name, Cluster: d.Cluster, Trigger: d.Trigger, PR: d.PR, Commit: d.Commit, By: d.By, Result: ResultRunning, Started: start,
+		App: app.Name, Cluster: d.Cluster, Trigger: d.Trigger, PR: d.PR, Commit: d.Commit, By: d.By, ChangeStarted: d.ChangeStarted, Result: ResultRunning, Started: start,
 	}
 	if err := c.Record(ctx, rec); err != nil {
 		return nil, rec, err
