@@ -361,4 +361,3 @@ func TestDiffKeepsConflictsOnFieldsGantryNeverApplied(t *testing.T) {
 		t.Errorf("with force: got %s %q, want an update", d.Action, d.Error)
 	}
 }
-
