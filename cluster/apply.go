@@ -380,6 +380,14 @@ func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapp
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force,
 	})
+	if takeBack(app, p, err) {
+		res, err = c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
+			FieldManager: FieldManager, Force: true,
+		})
+		if err == nil {
+			e.Note = takenNote(p.live, res, "taken back")
+		}
+	}
 	if err != nil {
 		return fail(&ObjectError{Ref: p.ref, Op: "apply", Err: err}), isMissingNamespace(err)
 	}

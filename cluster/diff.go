@@ -281,6 +281,16 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force, DryRun: []string{metav1.DryRunAll},
 	})
+	if takeBack(app, p, err) {
+		// Drift, not an error: fields gantry applied that another manager
+		// took since. The plan shows them and that applying takes them back.
+		res, err = c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{
+			FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll},
+		})
+		if err == nil {
+			d.Note = joinNotes(d.Note, takenNote(p.live, res, "applying takes it back"))
+		}
+	}
 	if ns := isMissingNamespace(err); ns != "" && p.live == nil {
 		d.Note = joinNotes(d.Note, fmt.Sprintf("not dry-run: namespace %s does not exist", ns))
 		desired := p.desired

@@ -22,8 +22,10 @@ const (
 	DefaultGitHubURL = "https://api.github.com/"
 	// DefaultResyncInterval is how often resync runs.
 	DefaultResyncInterval = 5 * time.Minute
-	// DefaultDriftDebounce batches bursts of drift into one PR update.
-	DefaultDriftDebounce = 30 * time.Second
+	// DefaultDriftDebounce batches a burst of out-of-band edits of one app
+	// into one drift check (and one PR update): short, so drift becomes a
+	// pull request within seconds of the edit.
+	DefaultDriftDebounce = 2 * time.Second
 	// DefaultHealthTimeout bounds the wait for health after apply.
 	DefaultHealthTimeout = 5 * time.Minute
 	// DefaultDriftMode is the drift mode of apps that set none.

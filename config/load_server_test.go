@@ -101,7 +101,7 @@ func TestParseServerDefaults(t *testing.T) {
 		Clusters:       []Cluster{{Name: "only", InCluster: true, KubeVersion: KubeLibraryVersion()}},
 		DefaultCluster: "only",
 		ResyncInterval: Duration(5 * time.Minute),
-		Drift:          DriftDefaults{Mode: DriftPR, Debounce: Duration(30 * time.Second)},
+		Drift:          DriftDefaults{Mode: DriftPR, Debounce: Duration(2 * time.Second)},
 		Discovery:      Discovery{Roots: []string{"apps", "clusters"}},
 		Permissions:    DefaultPermissions(),
 		Web:            Web{Listen: DefaultWebListen},

@@ -126,7 +126,7 @@ type DriftDefaults struct {
 	// Mode for apps without one. Default: pr.
 	Mode DriftMode `yaml:"mode"`
 	// Debounce waits this long after a change before opening or updating
-	// a drift PR, so a burst of edits makes one PR. Default: 30s.
+	// a drift PR, so a burst of edits makes one PR. Default: 2s.
 	Debounce Duration `yaml:"debounce"`
 }
 
