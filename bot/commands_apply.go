@@ -310,6 +310,17 @@ func (s *Server) revertCommand(ctx context.Context, gh *github.Client, j Job, pr
 	if ok, why := allowed(config.CommandRevert, c.Apps); !ok {
 		return why, nil
 	}
+	if pr.GetState() == "open" && isDriftPR(pr.GetBase().GetRepo(), pr, s.route) {
+		// On a drift pull request: restore the cluster to Git and close it.
+		msg, _, err := s.pipe.RevertDrift(ctx, j, pr)
+		if err != nil {
+			return msg, err
+		}
+		if err := s.pipe.closeDriftPR(ctx, gh, j, pr, msg); err != nil {
+			return "", err
+		}
+		return "", nil
+	}
 	if !pr.GetMerged() {
 		return "this pull request is not merged: there is nothing to revert (close it, or push the change you want).", nil
 	}

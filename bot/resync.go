@@ -130,5 +130,9 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 		return fmt.Errorf("resync: branch %s of %s/%s: %w", branch, owner, name, err)
 	}
 	s.queue.Enqueue(Job{Kind: JobApply, InstallationID: id, Owner: owner, Repo: name, HeadSHA: b.GetCommit().GetSHA(), BaseRef: branch})
+	// The full comparison behind the watches: drift that happened while
+	// gantry was down, or whose event was missed. It runs after the apply
+	// in the branch's lane, and compares only apps applied at the head.
+	s.queue.Enqueue(Job{Kind: JobDrift, InstallationID: id, Owner: owner, Repo: name, BaseRef: branch})
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/gitrestore"
@@ -163,7 +165,11 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 		return s.plan(ctx, j)
 	case JobCommand:
 		return s.command(ctx, j)
-	case JobPRClosed, JobDriftPRClose:
+	case JobDrift:
+		return s.pipe.Drift(ctx, j)
+	case JobDriftPRClose:
+		return s.driftPRClosed(ctx, j)
+	case JobPRClosed:
 		if j.Merged {
 			s.log.Info("merged: the locks stay until its push is applied", "lane", j.Lane())
 			return nil
@@ -189,6 +195,28 @@ func (s *Server) plan(ctx context.Context, j Job) error {
 		return nil // filtered out, and logged, by the pipeline
 	}
 	return err
+}
+
+// driftPRClosed restores the cluster to Git for a drift pull request
+// closed unmerged, and says what it restored on the pull request.
+func (s *Server) driftPRClosed(ctx context.Context, j Job) error {
+	gh, err := s.app.Client(j.InstallationID)
+	if err != nil {
+		return err
+	}
+	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
+	if err != nil {
+		return fmt.Errorf("read drift pull request #%d: %w", j.PR, err)
+	}
+	msg, changed, rerr := s.pipe.RevertDrift(ctx, j, pr)
+	// A /gantry revert already restored and said so: the close it made
+	// restores nothing more and says nothing.
+	if changed || rerr != nil {
+		if _, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String("Closed without merging: " + msg)}); err != nil {
+			return errors.Join(rerr, fmt.Errorf("comment on drift pull request #%d: %w", j.PR, err))
+		}
+	}
+	return rerr
 }
 
 // apply applies a base branch's head, then releases the locks of the pull
