@@ -20,6 +20,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/render"
 )
 
@@ -136,6 +137,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 		run.Report.Apps = append(run.Report.Apps, applyReportApp(a))
 	}
 	p.revertFailed(ctx, gh, j, ghRepo, run, log)
+	p.notifyFailures(j, run)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	return run, errors.Join(CompleteCheck(pctx, gh.Checks, j.Owner, j.Repo, ids[report.CheckApply], report.ApplyCheck(run.Report)),
@@ -254,6 +256,35 @@ func modelBase(files []string, model config.Repo) *config.Repo {
 		}
 	}
 	return &model
+}
+
+// notifyFailures tells the configured receivers of every app whose apply
+// failed, and of the revert pull requests opened for them.
+func (p *Pipeline) notifyFailures(j Job, run *ApplyRun) {
+	if p.Notify == nil {
+		return
+	}
+	pr, url := 0, ""
+	if len(run.PRs) > 0 {
+		pr, url = run.PRs[0].GetNumber(), run.PRs[0].GetHTMLURL()
+	}
+	for i, a := range run.Apps {
+		if !a.failed() {
+			continue
+		}
+		ra := run.Report.Apps[i]
+		msg := a.record.Error
+		if a.err != nil {
+			msg = a.err.Error()
+		}
+		ev := notify.Event{Kind: notify.ApplyFailed, Repository: j.Owner + "/" + j.Repo, App: a.app.Name, Cluster: a.app.Cluster,
+			Commit: j.HeadSHA, PR: pr, URL: url, Message: fmt.Sprintf("apply of %s %s: %s", shortSHA(j.HeadSHA), ra.Result, msg), At: time.Now()}
+		p.Notify.Send(ev)
+		if ra.Revert != "" {
+			ev.Kind, ev.URL, ev.Message = notify.RevertOpened, ra.Revert, "revert pull request opened to restore the last healthy state of "+a.app.Name
+			p.Notify.Send(ev)
+		}
+	}
 }
 
 // changeStarted is when the change of prs began: the earliest first

@@ -2,10 +2,13 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/driftwrite"
 	"github.com/gantryops/gantry/gitrestore"
+	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/render"
 )
 
@@ -126,14 +130,31 @@ func (p *Pipeline) driftApp(ctx context.Context, j Job, b *driftBase, app config
 		return nil
 	}
 	log.Info("drift", "objects", len(ds.Objects), "mode", app.Drift)
+	tell := func(url string) {
+		if p.Notify != nil {
+			p.Notify.Send(notify.Event{Kind: notify.Drift, Repository: repoID, App: app.Name, Cluster: app.Cluster, Commit: b.head, URL: url,
+				Message: fmt.Sprintf("%s drifted (mode %s): %s", app.Name, app.Drift, driftSummary(ds)), At: time.Now()})
+		}
+	}
 	switch app.Drift {
 	case config.DriftNotify:
+		// Told once per drift: a comparison that finds the same drift as
+		// the newest record says nothing again.
+		if last.Trigger == cluster.TriggerDriftNotify && last.Error == driftSummary(ds) {
+			return nil
+		}
+		tell("")
 		return p.recordDrift(ctx, c, j, app, b.head, ds, cluster.TriggerDriftNotify, log)
 	case config.DriftRemediate:
+		tell("")
 		_, err := p.restore(ctx, b, j, app, cluster.TriggerRemediate, ds)
 		return err
 	}
-	return p.driftPR(ctx, j, b, app, ds, objs, sources, open, log)
+	url, err := p.driftPR(ctx, j, b, app, ds, objs, sources, open, log)
+	if url != "" {
+		tell(url)
+	}
+	return err
 }
 
 // recordDrift keeps a drift seen and left as it is in the app's records.
@@ -208,8 +229,9 @@ func (p *Pipeline) findDriftPR(ctx context.Context, gh *github.Client, j Job, ap
 
 // driftPR writes the live state of the drifted objects into the
 // repository on the app's drift branch and opens, or updates, its pull
-// request.
-func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.App, ds *cluster.DriftSet, objs []*unstructured.Unstructured, sources render.SourceMap, open *github.PullRequest, log *slog.Logger) error {
+// request; it returns the pull request's URL when it opened or changed it
+// ("" when the same drift was already there).
+func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.App, ds *cluster.DriftSet, objs []*unstructured.Unstructured, sources render.SourceMap, open *github.PullRequest, log *slog.Logger) (string, error) {
 	var in []driftwrite.Object
 	for _, o := range ds.Objects {
 		if !o.Drifted() {
@@ -228,33 +250,41 @@ func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.
 	}
 	edit, err := driftwrite.Write(ctx, b.dir, *b.model, app, in)
 	if err != nil {
-		return err
+		return "", err
+	}
+	digest := editDigest(edit)
+	if open != nil {
+		var d driftPayload
+		if p.Seal.Open(marker.KindDrift, marker.Scope(j.Owner, j.Repo, open.GetNumber()), open.GetBody(), &d) && d.Digest == digest {
+			log.Debug("the drift pull request already holds this drift", "pr", open.GetNumber())
+			return "", nil
+		}
 	}
 	branch := p.driftBranch(app.Name)
 	tok, err := p.GitHub.WriteToken(ctx, j.InstallationID, j.Repo)
 	if err != nil {
-		return err
+		return "", err
 	}
 	res, err := p.Restorer.Commit(ctx, gitrestore.CommitRequest{URL: b.repo.GetCloneURL(), Token: tok, Base: b.branch, Branch: branch,
 		Message: fmt.Sprintf("Accept drift of %s\n\n%s", app.Name, driftSummary(ds)), Author: gitrestore.Signature{Name: "gantry", Email: "gantry@users.noreply.github.com"},
 		Files: edit.Files, Deleted: edit.Deleted})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if res.Empty {
 		log.Info("drift not writable into the repository (Secret values only, or no source): recorded", "skipped", edit.Skipped)
 		c, err := p.Clusters.Get(app.Cluster)
 		if err != nil {
-			return err
+			return "", err
 		}
-		return p.recordDrift(ctx, c, j, app, b.head, ds, cluster.TriggerDriftNotify, log)
+		return "", p.recordDrift(ctx, c, j, app, b.head, ds, cluster.TriggerDriftNotify, log)
 	}
 	title := "Accept drift of " + app.Name
 	body := driftBody(app, ds, edit, b)
 	if open == nil {
 		pr, _, err := b.gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{Title: github.String(title), Head: github.String(branch), Base: github.String(b.branch), Body: github.String(body)})
 		if err != nil {
-			return fmt.Errorf("open the drift pull request of %s: %w", app.Name, err)
+			return "", fmt.Errorf("open the drift pull request of %s: %w", app.Name, err)
 		}
 		open = pr
 		log.Info("drift pull request opened", "pr", pr.GetNumber())
@@ -262,19 +292,39 @@ func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.
 		log.Info("drift pull request updated", "pr", open.GetNumber())
 		msg := "The drift changed: the branch now holds the live state as of " + time.Now().UTC().Format(time.RFC3339) + ".\n\n" + driftSummaryMarkdown(ds)
 		if _, _, err := b.gh.Issues.CreateComment(ctx, j.Owner, j.Repo, open.GetNumber(), &github.IssueComment{Body: github.String(msg)}); err != nil {
-			return fmt.Errorf("comment on drift pull request #%d: %w", open.GetNumber(), err)
+			return "", fmt.Errorf("comment on drift pull request #%d: %w", open.GetNumber(), err)
 		}
 	}
-	sealed := p.Seal.MustSeal(marker.KindDrift, marker.Scope(j.Owner, j.Repo, open.GetNumber()), driftPayload{App: app.Name, Branch: branch, Commit: res.Commit}) + "\n" + body
+	sealed := p.Seal.MustSeal(marker.KindDrift, marker.Scope(j.Owner, j.Repo, open.GetNumber()), driftPayload{App: app.Name, Branch: branch, Commit: res.Commit, Digest: digest}) + "\n" + body
 	if _, _, err := b.gh.PullRequests.Edit(ctx, j.Owner, j.Repo, open.GetNumber(), &github.PullRequest{Title: github.String(title), Body: github.String(sealed)}); err != nil {
-		return fmt.Errorf("write the body of drift pull request #%d: %w", open.GetNumber(), err)
+		return "", fmt.Errorf("write the body of drift pull request #%d: %w", open.GetNumber(), err)
 	}
-	return p.label(ctx, b.gh, j, open.GetNumber(), DriftLabel)
+	p.label(ctx, b.gh, j, open.GetNumber(), DriftLabel)
+	return open.GetHTMLURL(), nil
+}
+
+// editDigest identifies a drift edit: the same drift makes the same edit.
+func editDigest(e *driftwrite.Result) string {
+	h := sha256.New()
+	names := make([]string, 0, len(e.Files))
+	for n := range e.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(e.Files[n]))
+		h.Write(e.Files[n])
+	}
+	for _, d := range e.Deleted {
+		fmt.Fprintf(h, "-%s\x00", d)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // label adds label to an issue or pull request, in the object form
-// GitHub's description asks for (go-github sends a bare array).
-func (p *Pipeline) label(ctx context.Context, gh *github.Client, j Job, n int, label string) error {
+// GitHub's description asks for (go-github sends a bare array); a failure
+// is logged, never fatal.
+func (p *Pipeline) label(ctx context.Context, gh *github.Client, j Job, n int, label string) {
 	req, err := gh.NewRequest("POST", fmt.Sprintf("repos/%s/%s/issues/%d/labels", j.Owner, j.Repo, n), map[string][]string{"labels": {label}})
 	if err == nil {
 		_, err = gh.Do(ctx, req, nil)
@@ -282,7 +332,6 @@ func (p *Pipeline) label(ctx context.Context, gh *github.Client, j Job, n int, l
 	if err != nil {
 		p.logger().Warn("not labelled", "pr", n, "label", label, "err", err)
 	}
-	return nil
 }
 
 // driftBody is a drift pull request's body: what drifted, old → new, who

@@ -93,9 +93,22 @@ func TestDriftPRWritesTheLiveStateAndMergingAcceptsIt(t *testing.T) {
 	}
 	// A second comparison with the same drift updates nothing.
 	l.driftCheck(t)
-	if again := l.driftPR(t, "web"); again.GetNumber() != pr.GetNumber() {
-		t.Errorf("a second drift pull request #%d", again.GetNumber())
+	if again := l.driftPR(t, "web"); again.GetNumber() != pr.GetNumber() || again.GetHead().GetSHA() != pr.GetHead().GetSHA() {
+		t.Errorf("the same drift made a second pull request #%d or moved the branch", again.GetNumber())
 	}
+	if l.botComment(pr.GetNumber(), "The drift changed") != "" {
+		t.Error("the same drift was announced as a change")
+	}
+	// Further drift updates the same pull request and says so.
+	l.edit(t, "kubectl-scale", func(d *appsv1.Deployment) { d.Spec.Replicas = ptrInt32(3) })
+	l.driftCheck(t)
+	if again := l.driftPR(t, "web"); again.GetNumber() != pr.GetNumber() || !strings.Contains(again.GetBody(), "spec.replicas") {
+		t.Errorf("further drift did not update #%d:\n%s", pr.GetNumber(), again.GetBody())
+	}
+	if l.botComment(pr.GetNumber(), "The drift changed") == "" {
+		t.Error("the update of the drift pull request was not commented")
+	}
+	pr = l.driftPR(t, "web")
 	// Merging accepts: the apply changes no value of the spec (it takes
 	// the fields' ownership back and stamps its annotation) and says so in
 	// the record.
@@ -120,6 +133,9 @@ func TestDriftPRWritesTheLiveStateAndMergingAcceptsIt(t *testing.T) {
 	}
 	if got := l.image(t); got != "nginx:9" {
 		t.Errorf("image %q after accepting, want nginx:9", got)
+	}
+	if got := l.fileAt(t, "main", "apps/web/deploy.yaml"); !strings.Contains(got, "replicas: 3 # scaled by hand in incidents") {
+		t.Errorf("deploy.yaml after accepting:\n%s", got)
 	}
 	l.driftCheck(t)
 	if pr := l.driftPR(t, "web"); pr != nil {
@@ -233,3 +249,5 @@ func TestDriftWhileGantryWasDownIsFoundAtStart(t *testing.T) {
 }
 
 func corev1EnvVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+func ptrInt32(v int32) *int32 { return &v }

@@ -216,6 +216,11 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 	for _, j := range s.queue.Shutdown(sctx) {
 		s.log.Warn("job left for the next resync", "lane", j.Lane(), "kind", j.Kind, "head", j.HeadSHA)
 	}
+	if s.pipe.Notify != nil {
+		if err := s.pipe.Notify.Close(sctx); err != nil {
+			s.log.Warn("notifications left unsent at shutdown", "err", err)
+		}
+	}
 	return serveErr
 }
 

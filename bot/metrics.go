@@ -1,6 +1,8 @@
 package bot
 
 import (
+	"github.com/gantryops/gantry/notify"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -54,4 +56,16 @@ func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// notifications exposes the notifier's counters.
+func (m *Metrics) notifications(n *notify.Notifier) {
+	for name, f := range map[string]func(notify.Stats) uint64{
+		"sent": func(s notify.Stats) uint64 { return s.Sent }, "failed": func(s notify.Stats) uint64 { return s.Failed },
+		"dropped": func(s notify.Stats) uint64 { return s.Dropped }, "retried": func(s notify.Stats) uint64 { return s.Retries },
+	} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gantry_notifications_" + name + "_total", Help: "Notifications " + name + " (see notifications: in the server configuration).",
+		}, func() float64 { return float64(f(n.Stats())) }))
+	}
 }

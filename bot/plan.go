@@ -20,6 +20,7 @@ import (
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/gitrestore"
+	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/render"
 )
@@ -38,6 +39,9 @@ type Pipeline struct {
 	WorkDir string
 	// Restorer makes the commits of revert pull requests.
 	Restorer *gitrestore.Restorer
+	// Notify tells the configured receivers of failed applies, revert
+	// pull requests and drift; nil sends nothing.
+	Notify *notify.Notifier
 	// AppConcurrency bounds the apps rendered and diffed at once.
 	AppConcurrency int
 	Log            *slog.Logger

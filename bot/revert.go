@@ -228,15 +228,7 @@ func (p *Pipeline) openRevert(ctx context.Context, gh *github.Client, j Job, ghR
 	if _, _, err := gh.PullRequests.Edit(ctx, j.Owner, j.Repo, pr.GetNumber(), &github.PullRequest{Title: github.String(title), Body: github.String(sealed)}); err != nil {
 		return "", "", "", fmt.Errorf("write the body of revert pull request #%d: %w", pr.GetNumber(), err)
 	}
-	// The object form GitHub's description asks for (go-github sends a
-	// bare array).
-	req, err := gh.NewRequest("POST", fmt.Sprintf("repos/%s/%s/issues/%d/labels", j.Owner, j.Repo, pr.GetNumber()), map[string][]string{"labels": {RevertLabel}})
-	if err == nil {
-		_, err = gh.Do(ctx, req, nil)
-	}
-	if err != nil {
-		p.logger().Warn("revert pull request not labelled", "pr", pr.GetNumber(), "err", err)
-	}
+	p.label(ctx, gh, j, pr.GetNumber(), RevertLabel)
 	return pr.GetHTMLURL(), "", res.Commit, nil
 }
 

@@ -206,6 +206,8 @@ type driftPayload struct {
 	App    string `json:"app"`
 	Branch string `json:"branch"`
 	Commit string `json:"commit"`
+	// Digest identifies the edit pushed: the same drift is not pushed again.
+	Digest string `json:"digest,omitempty"`
 }
 
 // excluded says why the server's filters leave pr alone ("" when they do

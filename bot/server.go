@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/gitrestore"
+	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 )
 
@@ -128,7 +129,13 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 		workers = 4
 	}
 	s.queue = NewQueue(s.runJob, workers, log)
+	notifier, err := notify.New(cfg.Notifications, log)
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	s.pipe.Notify = notifier
 	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
+	s.metrics.notifications(notifier)
 	s.delivery = &deliveryStats{s: s}
 	s.metrics.Registry.MustRegister(s.delivery)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}

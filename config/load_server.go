@@ -172,6 +172,7 @@ func validateServer(d *decoder, s *Server) {
 	validateEndpoints(d, s)
 	validateGrants(d, s)
 	validateApplyCommand(d, s)
+	validateNotifications(d, s)
 	validateLeaderElection(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if d.has("resyncInterval") && s.ResyncInterval.D() < 10e9 {

@@ -25,6 +25,9 @@ type Server struct {
 	// PolicyOverrides say which denies `/gantry approve-policies` may
 	// override.
 	PolicyOverrides PolicyOverrides `yaml:"policyOverrides"`
+	// Notifications send drift, failed applies and revert pull requests
+	// to Slack or a signed webhook, per repository and app pattern.
+	Notifications []Notification `yaml:"notifications"`
 	// ApplyCommand says what `/gantry apply` requires and whether it
 	// merges.
 	ApplyCommand ApplyCommand `yaml:"applyCommand"`
