@@ -46,4 +46,3 @@ func newSandboxCmd() *cobra.Command {
 	cmd.Flags().Bool("once", false, "run the story once and exit: 0 when it passed")
 	return cmd
 }
-
