@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +58,10 @@ type WatchOptions struct {
 	// return quickly (enqueue the check); calls for different apps may run
 	// at the same time. Required.
 	OnChange func(repository, app string)
+	// SyncTimeout bounds the wait of Watch and Refresh for the informers'
+	// first lists, so that a kind gantry may not list (RBAC) fails the
+	// call, naming it, instead of blocking it. Zero: one minute.
+	SyncTimeout time.Duration
 }
 
 // Watcher watches the objects of every app with an inventory in one
@@ -63,6 +70,7 @@ type Watcher struct {
 	c       *Client
 	opts    WatchOptions
 	ctx     context.Context
+	cancel  context.CancelFunc
 	objects dynamicinformer.DynamicSharedInformerFactory
 	invs    cache.SharedIndexInformer
 
@@ -93,8 +101,12 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 	if opts.Debounce <= 0 {
 		opts.Debounce = config.DefaultDriftDebounce
 	}
+	if opts.SyncTimeout <= 0 {
+		opts.SyncTimeout = time.Minute
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	w := &Watcher{
-		c: c, opts: opts, ctx: ctx,
+		c: c, opts: opts, ctx: ctx, cancel: cancel,
 		objects: dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.dynamic, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
 			o.LabelSelector = AppLabel
 		}),
@@ -121,6 +133,7 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 		UpdateFunc: func(any, any) { reindex() },
 		DeleteFunc: func(any) { reindex() },
 	}); err != nil {
+		cancel()
 		return nil, fmt.Errorf("watch inventories: %w", err)
 	}
 	invFactory.Start(ctx.Done())
@@ -129,11 +142,15 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 		invFactory.Shutdown()
 		w.objects.Shutdown()
 	}()
-	if !cache.WaitForCacheSync(ctx.Done(), w.invs.HasSynced) {
-		return nil, fmt.Errorf("watch inventories in %s: %w", c.opts.SystemNamespace, context.Cause(ctx))
+	syncCtx, stop := context.WithTimeout(ctx, opts.SyncTimeout)
+	defer stop()
+	if !cache.WaitForCacheSync(syncCtx.Done(), w.invs.HasSynced) {
+		cancel()
+		return nil, fmt.Errorf("watch inventories in %s: %w", c.opts.SystemNamespace, context.Cause(syncCtx))
 	}
 	reindex()
-	if err := w.waitSynced(ctx); err != nil {
+	if err := w.waitSynced(syncCtx); err != nil {
+		cancel() // stop the informers started so far
 		return nil, err
 	}
 	return w, nil
@@ -153,21 +170,36 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 		cms[i] = &l.Items[i]
 	}
 	w.reindex(cms)
+	ctx, stop := context.WithTimeout(ctx, w.opts.SyncTimeout)
+	defer stop()
 	return w.waitSynced(ctx)
 }
 
-// waitSynced waits until every object informer has synced.
+// Stop stops the watcher, as the end of Watch's context does: no
+// OnChange call starts after it.
+func (w *Watcher) Stop() { w.cancel() }
+
+// waitSynced waits until every object informer has synced; the error
+// names the kinds that have not.
 func (w *Watcher) waitSynced(ctx context.Context) error {
 	w.mu.Lock()
+	kinds := maps.Clone(w.kinds)
+	w.mu.Unlock()
 	var synced []cache.InformerSynced
-	for _, inf := range w.kinds {
+	for _, inf := range kinds {
 		synced = append(synced, inf.HasSynced)
 	}
-	w.mu.Unlock()
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return fmt.Errorf("watch managed objects: %w", context.Cause(ctx))
+	if cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil
 	}
-	return nil
+	var missing []string
+	for gr, inf := range kinds {
+		if !inf.HasSynced() {
+			missing = append(missing, gr.String())
+		}
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("watch managed objects: %s not listed: %w", strings.Join(missing, ", "), context.Cause(ctx))
 }
 
 // reindex rebuilds the index of managed objects from the inventories and

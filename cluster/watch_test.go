@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 
 	"github.com/gantryops/gantry/config"
 )
@@ -188,4 +191,22 @@ spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}
 		t.Fatal(err)
 	}
 	c.waitFor(t, app)
+}
+
+// A watcher that may not list what it watches fails, saying what, rather
+// than blocking its caller.
+func TestWatchFailsWhenItMayNotList(t *testing.T) {
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "nobody"}
+	c, err := NewClient(cfg, DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Watch(context.Background(), WatchOptions{OnChange: func(string, string) {}, SyncTimeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "watch inventories in gantry-system") {
+		t.Errorf("got %v, want the inventories named", err)
+	}
+	if _, err := c.Watch(context.Background(), WatchOptions{}); !errors.Is(err, ErrNoOnChange) {
+		t.Errorf("without OnChange: %v, want ErrNoOnChange", err)
+	}
 }
