@@ -104,6 +104,10 @@ type ApplyOptions struct {
 	// CRDTimeout bounds the wait for the app's CRDs to be established
 	// before its custom resources are applied.
 	CRDTimeout time.Duration
+	// Previous is the app's render at its last applied commit, when the
+	// caller has it: as for DiffOptions.Previous, apply then takes back
+	// fields another manager took even in objects this apply changes.
+	Previous []*unstructured.Unstructured
 }
 
 // DefaultApplyOptions returns the options of an apply of repo's apps after
@@ -156,6 +160,7 @@ func (c *Client) Apply(ctx context.Context, app config.App, objs []*unstructured
 	if err != nil {
 		return nil, err
 	}
+	attachPrevious(ps, opts.Previous, app)
 	sp, err := splitHooks(ps, len(inv.Objects) == 0)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app.Name, err)
@@ -380,7 +385,7 @@ func (c *Client) applyOne(ctx context.Context, app config.App, p *planned, reapp
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force,
 	})
-	if takeBack(app, p, err) {
+	if c.takeBack(ctx, app, p, err) {
 		res, err = c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, p.desired, metav1.ApplyOptions{
 			FieldManager: FieldManager, Force: true,
 		})

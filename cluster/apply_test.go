@@ -308,18 +308,16 @@ func TestApplySkipsOnlyUntouchedObjects(t *testing.T) {
 	if _, err := cluster.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	// Not skipped: the edit's manager now owns the field, so it conflicts…
-	if _, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo}); !errors.Is(err, ErrApplyFailed) {
-		t.Fatalf("apply over an edited field: %v, want a conflict", err)
-	}
-	// …and with force it is restored.
-	app.Force = true
+	// Not skipped: the edit's manager now owns a field gantry applied, a
+	// conflict that is drift: apply takes the field back, without force,
+	// and says so.
 	cs, err := c.Apply(ctx, app, objects(t, ns, docs), ApplyOptions{Repository: testRepo})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := changes(cs)["ConfigMap/"+ns+"/cm"]; got != "configured" {
-		t.Fatalf("apply after an edit: %s, want configured", got)
+	e := cs.Objects[0]
+	if e.Action != ChangeConfigured || !strings.Contains(e.Note, "data.k taken by kubectl-edit at ") || !strings.Contains(e.Note, "taken back") {
+		t.Fatalf("apply after an edit: %s %q, want configured, taking data.k back from kubectl-edit", e.Action, e.Note)
 	}
 	if cm, _ := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "cm", metav1.GetOptions{}); cm.Data["k"] != "v" {
 		t.Errorf("edit not restored: %v", cm.Data)

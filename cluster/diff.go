@@ -144,6 +144,12 @@ type DiffOptions struct {
 	// Context is the number of unchanged lines around each change in the
 	// unified diffs.
 	Context int
+	// Previous is the app's render at its last applied commit, when the
+	// caller has it. With it, a field another manager took from gantry
+	// shows as drift that applying takes back even in an object the change
+	// modifies; without it, only in objects the change leaves as they were
+	// (see takeBack).
+	Previous []*unstructured.Unstructured
 }
 
 // DefaultDiffOptions returns the options of the PR comment and the CLI
@@ -182,6 +188,7 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 	if err != nil {
 		return nil, err
 	}
+	attachPrevious(ps, opts.Previous, app)
 	sp, err := splitHooks(ps, len(inv.Objects) == 0)
 	if err != nil {
 		set.Error = err.Error()
@@ -281,7 +288,7 @@ func (c *Client) diffOne(ctx context.Context, app config.App, p *planned, opts D
 	res, err := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{
 		FieldManager: FieldManager, Force: app.Force, DryRun: []string{metav1.DryRunAll},
 	})
-	if takeBack(app, p, err) {
+	if c.takeBack(ctx, app, p, err) {
 		// Drift, not an error: fields gantry applied that another manager
 		// took since. The plan shows them and that applying takes them back.
 		res, err = c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, desired, metav1.ApplyOptions{

@@ -24,9 +24,17 @@
 // (a Job's template is immutable), is not dry-run by the diff, and is not
 // part of the inventory, so prune never deletes it (see hooks.go).
 //
+// Drift (drift.go) is a field gantry's apply set that another manager
+// changed, or a managed object gone, attributed from managedFields; the
+// watcher (watch.go) turns other managers' writes into debounced drift
+// checks. A field conflict with another manager is drift, not an error,
+// for a field gantry applied before: the diff shows who took it and apply
+// takes it back (see takeBack).
+//
 // Every verb takes the rendered objects as plain
 // []*unstructured.Unstructured and returns plain data (DiffSet, ChangeSet,
-// Health) that the bot and the CLI format with WriteDiff and WriteApply.
+// Health, DriftSet) that the bot and the CLI format with WriteDiff,
+// WriteApply and WriteDrift.
 //
 // Speed comes from three choices: the live state is read with one LIST per
 // kind and namespace instead of one GET per object, dry-runs and applies

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -382,24 +384,110 @@ func orNone(s string) string {
 	return s
 }
 
-// takeBack reports whether an apply of p that failed with err on a field
-// conflict may force: conflicts are drift, not errors, for the fields
-// gantry applied before. The live object carries the hash of this very
-// desired object (AppliedAnnotation, after the ignore rules) and gantry's
-// apply entry, so gantry applied every field of it and each conflict is a
-// field another manager took since (kubectl scale, kubectl edit). When the
-// object changes too, the cluster keeps nothing that tells a field gantry
-// applied from one it never held, so the conflict stays an error and
-// app.Force keeps its meaning for fields gantry never owned.
-func takeBack(app config.App, p *planned, err error) bool {
-	if err == nil || app.Force || !apierrors.IsConflict(err) || p.live == nil {
+// takeBack reports whether an apply of p that failed with err on field
+// conflicts may force: conflicts are drift, not errors, for fields gantry
+// applied before, and each conflict must be such a field. Gantry applied
+// the object before (its apply entry is there) and either
+//   - the live object carries the hash of this very desired object
+//     (AppliedAnnotation, after the ignore rules): gantry applied every
+//     field of it, so each conflict is a field another manager took since
+//     (kubectl scale, kubectl edit); or
+//   - it carries the hash of the previous render's object (see
+//     DiffOptions.Previous), and every conflicting field is one gantry's
+//     apply of that object holds (a forced dry-run of it says which).
+//
+// Otherwise the cluster keeps nothing that tells a field gantry applied
+// from one it never held, so the conflict stays an error and app.Force
+// keeps its meaning for fields gantry never owned.
+func (c *Client) takeBack(ctx context.Context, app config.App, p *planned, err error) bool {
+	if err == nil || app.Force || !apierrors.IsConflict(err) || p.live == nil || p.mapping == nil {
 		return false
 	}
-	hash := p.desired.GetAnnotations()[AppliedAnnotation]
-	if hash == "" || p.live.GetAnnotations()[AppliedAnnotation] != hash {
-		return false
-	}
-	return slices.ContainsFunc(writes(p.live), func(w write) bool {
+	applied := slices.ContainsFunc(writes(p.live), func(w write) bool {
 		return w.manager == FieldManager && w.operation == string(metav1.ManagedFieldsOperationApply) && w.subresource == ""
 	})
+	hash := p.live.GetAnnotations()[AppliedAnnotation]
+	if !applied || hash == "" {
+		return false
+	}
+	if p.desired.GetAnnotations()[AppliedAnnotation] == hash {
+		return true
+	}
+	if p.previous == nil {
+		return false
+	}
+	prev := p.previous.DeepCopy()
+	markOwner(prev, p.desired.GetAnnotations()[RepositoryAnnotation], app.Name)
+	prev.SetNamespace(p.ref.Namespace)
+	if applyIgnoreRules(app.Ignore, prev, p.live) != nil {
+		return false
+	}
+	stamp(prev)
+	if prev.GetAnnotations()[AppliedAnnotation] != hash {
+		return false
+	}
+	send := prev
+	if isSecret(p.ref) {
+		send = placeholderSecret(prev) // which fields, never which values
+	}
+	res, derr := c.resource(p.mapping, p.ref.Namespace).Apply(ctx, p.ref.Name, send, metav1.ApplyOptions{
+		FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll},
+	})
+	if derr != nil {
+		return false
+	}
+	entries, derr := ownership(res)
+	if derr != nil || gantrySet(entries) == nil {
+		return false
+	}
+	held := map[string]bool{}
+	gantrySet(entries).Iterate(func(fp fieldpath.Path) { held[fp.String()] = true })
+	causes := conflictFields(err)
+	for _, f := range causes {
+		if !held[f] {
+			return false
+		}
+	}
+	return len(causes) > 0
+}
+
+// conflictFields are the paths of the field-manager conflicts of an apply
+// error, as fieldpath.Path.String writes them.
+func conflictFields(err error) []string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range status.Status().Details.Causes {
+		if c.Type == metav1.CauseTypeFieldManagerConflict {
+			out = append(out, c.Field)
+		}
+	}
+	return out
+}
+
+// attachPrevious gives each planned object its object in the previous
+// render, matched by kind, namespace (the app's when it names none) and
+// name.
+func attachPrevious(ps []*planned, previous []*unstructured.Unstructured, app config.App) {
+	if len(previous) == 0 {
+		return
+	}
+	ns := app.Namespace
+	if ns == "" {
+		ns = config.DefaultNamespace
+	}
+	byKey := map[string]*unstructured.Unstructured{}
+	for _, u := range previous {
+		r := RefOf(u)
+		byKey[r.Key()] = u
+		if r.Namespace == "" {
+			r.Namespace = ns
+			byKey[r.Key()] = u
+		}
+	}
+	for _, p := range ps {
+		p.previous = byKey[p.ref.Key()]
+	}
 }

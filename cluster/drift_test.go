@@ -361,3 +361,59 @@ func TestDiffKeepsConflictsOnFieldsGantryNeverApplied(t *testing.T) {
 		t.Errorf("with force: got %s %q, want an update", d.Action, d.Error)
 	}
 }
+
+// With the render at the last applied commit, a pull request that changes
+// the object kubectl scaled is planned and applied too: replicas were in
+// gantry's previous apply, so they are taken back. A field the previous
+// render did not set stays a conflict.
+func TestDiffWithThePreviousRenderTakesBackFieldsInAChangedObject(t *testing.T) {
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	app := newApp(ns)
+	previous := driftApp(t, ns, "2", "registry.example/web:1.0")
+	applied(t, app, previous)
+	scale(t, ns, "kubectl", 5)
+	changed := driftApp(t, ns, "2", "registry.example/web:2.0")
+	c := newClient(t)
+
+	opts := DefaultDiffOptions(testRepo)
+	set, err := c.Diff(ctx, app, changed, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := find(set, "Deployment/"+ns+"/web"); !strings.Contains(d.Error, "conflict") {
+		t.Fatalf("without the previous render: %s %q, want the conflict", d.Action, d.Error)
+	}
+	opts.Previous = previous
+	if set, err = c.Diff(ctx, app, changed, opts); err != nil {
+		t.Fatal(err)
+	}
+	d := find(set, "Deployment/"+ns+"/web")
+	if d.Error != "" || d.Action != ActionUpdate || !strings.Contains(d.Note, "spec.replicas taken by kubectl (subresource scale), live 5") {
+		t.Fatalf("with the previous render: %s %v %q %q, want an update taking replicas back", d.Action, d.Changed, d.Note, d.Error)
+	}
+	if _, err := c.Apply(ctx, app, changed, ApplyOptions{Repository: testRepo, Previous: previous}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *live.Spec.Replicas != 2 || live.Spec.Template.Spec.Containers[0].Image != "registry.example/web:2.0" {
+		t.Errorf("after apply: %d replicas, image %s; want 2 and 2.0", *live.Spec.Replicas, live.Spec.Template.Spec.Containers[0].Image)
+	}
+
+	// The previous render set no replicas: an autoscaler's are not gantry's.
+	app2 := newApp(cluster.Namespace(t))
+	ns2 := app2.Namespace
+	previous = driftApp(t, ns2, "", "registry.example/web:1.0")
+	applied(t, app2, previous)
+	editDeployment(t, ns2, "autoscaler", func(d *appsv1.Deployment) { d.Spec.Replicas = new(int32(4)) })
+	set, err = c.Diff(ctx, app2, driftApp(t, ns2, "3", "registry.example/web:1.0"), DiffOptions{Repository: testRepo, Previous: previous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := find(set, "Deployment/"+ns2+"/web"); !strings.Contains(d.Error, "conflict") {
+		t.Errorf("replicas the previous render never set: %s %q, want the conflict", d.Action, d.Error)
+	}
+}

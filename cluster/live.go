@@ -29,6 +29,9 @@ type planned struct {
 	// shown, and live is nil so nothing of its content is used.
 	conflict string
 	err      error
+	// previous is the object in the render at the app's last applied
+	// commit, when the caller gave it (see attachPrevious).
+	previous *unstructured.Unstructured
 }
 
 // plan prepares the rendered objects of repo's app, marked with their

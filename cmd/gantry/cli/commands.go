@@ -46,18 +46,3 @@ func newSandboxCmd() *cobra.Command {
 	cmd.Flags().Bool("once", false, "run the story once and exit: 0 when it passed")
 	return cmd
 }
-
-func newDriftCmd() *cobra.Command {
-	var rf repoFlags
-	var cf clusterFlags
-	cmd := &cobra.Command{
-		Use:   "drift [--repo D] [--app A] [--kubeconfig F] [-o text|json]",
-		Short: "Check the live cluster for drift from the repository once (exit 0 none, 1 drift, 2 error)",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry drift"),
-	}
-	rf.register(cmd)
-	cf.register(cmd)
-	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
-	return cmd
-}
