@@ -251,3 +251,32 @@ func TestDriftWhileGantryWasDownIsFoundAtStart(t *testing.T) {
 func corev1EnvVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
 
 func ptrInt32(v int32) *int32 { return &v }
+
+// TestTheWatchTurnsEditsIntoOneDriftPR: no resync, no call: the watch sees
+// another manager's edits, and flapping edits make one pull request that
+// ends holding the last value.
+func TestTheWatchTurnsEditsIntoOneDriftPR(t *testing.T) {
+	l := startServer(t, applyFiles, "")
+	_, first := l.mergePR(t, "v1", map[string]string{"apps/web/deploy.yaml": deployment("nginx:1", false)})
+	l.applied(t, first)
+	for _, img := range []string{"nginx:7", "nginx:8", "nginx:9"} {
+		l.edit(t, "kubectl-edit", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = img })
+	}
+	waitFor(t, "a drift pull request with the last image", func() bool {
+		pr := l.driftPR(t, "web")
+		return pr != nil && strings.Contains(pr.GetBody(), `"nginx:9"`)
+	})
+	prs, _, err := l.gh(t).PullRequests.List(context.Background(), "acme", "ops", &github.PullRequestListOptions{State: "all"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drift := 0
+	for _, pr := range prs {
+		if strings.HasPrefix(pr.GetHead().GetRef(), "gantry/drift/") {
+			drift++
+		}
+	}
+	if drift != 1 {
+		t.Errorf("%d drift pull requests for one burst of edits, want 1", drift)
+	}
+}

@@ -16,13 +16,14 @@ import (
 // the old term left running.
 var errLostLeadership = errors.New("lost the leader election to another replica: stopping")
 
-// startWork starts the queue, the resync and the sweeps, and marks the
-// server ready: at once with one replica, and only once elected with
+// startWork starts the queue, the drift watches, the resync and the
+// sweeps, and marks the server ready: at once with one replica, and only once elected with
 // leader election on, so that followers report not ready and take no
 // webhooks. lost is closed when the server stops leading.
 func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error) {
 	work := func(ctx context.Context) {
 		s.queue.Start(ctx)
+		s.startWatches(ctx)
 		go s.resyncLoop(ctx)
 		go s.sweepDeliveries(ctx)
 		s.ready.Store(true)

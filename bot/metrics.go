@@ -21,6 +21,9 @@ type Metrics struct {
 	FirstCheck prometheus.Histogram // webhook received to checks in progress
 	// Leader is 1 while this replica leads (always, without election).
 	Leader prometheus.Gauge
+	// DriftEvents counts the watchers' reports of changes to managed
+	// objects by others than gantry (each queues a drift comparison).
+	DriftEvents prometheus.Counter
 	// Abandoned counts renders abandoned at their deadline (render.Abandoned):
 	// each still runs to its end in the background.
 	Abandoned prometheus.CounterFunc
@@ -52,8 +55,9 @@ func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	m.Abandoned = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "gantry_renders_abandoned_total", Help: "Renders abandoned at their deadline; each keeps running in the background until it ends.",
 	}, func() float64 { return float64(render.Abandoned()) })
+	m.DriftEvents = prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_drift_events_total", Help: "Changes to managed objects by others than gantry, seen by the watches (debounced per app)."})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gantry_leader", Help: "1 while this replica is the leader: it takes webhooks and runs pipelines."})
-	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader,
+	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader, m.DriftEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

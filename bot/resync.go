@@ -44,6 +44,7 @@ func (s *Server) resync(ctx context.Context) error {
 	if s.app == nil {
 		return errors.New("resync: no GitHub App configured")
 	}
+	s.watch.refresh(ctx)
 	var errs []error
 	open := map[string]bool{} // "owner/repo#n" of open pull requests
 	opts := &github.ListOptions{PerPage: 100}

@@ -57,6 +57,8 @@ type Server struct {
 	resynced chan struct{}
 	// delivery computes the delivery metrics from the apply records.
 	delivery *deliveryStats
+	// watch holds the drift watchers of the clusters (while leading).
+	watch *watches
 }
 
 // NewServer checks everything it can before serving: the key parses, the
