@@ -55,6 +55,11 @@ type appToApply struct {
 	app    config.App
 	reason string
 	before string // last healthy applied commit, "" when none
+	// last is the commit of the app's last apply ("" when none), and
+	// previous its render there: apply takes back from it the fields
+	// other managers took (cluster.ApplyOptions.Previous).
+	last     string
+	previous []*unstructured.Unstructured
 }
 
 // ApplyBase applies the base branch's head j.HeadSHA for every on-merge
@@ -125,6 +130,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 	if len(run.PRs) == 1 {
 		pr = run.PRs[0].GetNumber()
 	}
+	p.previousRenders(ctx, ghRepo.GetCloneURL(), tok, work, todo, log)
 	scope := p.Config.ScopeOf(repoID)
 	origin := cluster.Origin{Trigger: j.applyTrigger(), PR: pr, Commit: j.HeadSHA, By: by, ChangeStarted: changeStarted(ctx, gh, j, run.PRs, log)}
 	for _, m := range run.PRs {
@@ -219,6 +225,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			t.before = j.Before
 		}
 		last, ok := rs.Last()
+		t.last = last.Commit
 		switch {
 		case !ok && (!pushed || !contains(compare(j.Before).affected, app.Name)):
 			// gantry adopts an app at the first push that changes it:
@@ -256,6 +263,36 @@ func modelBase(files []string, model config.Repo) *config.Repo {
 		}
 	}
 	return &model
+}
+
+// previousRenders renders each app at its last applied commit, for apply
+// to take back the fields others took from it. A commit that cannot be
+// read leaves the app without (a conflict then stays a conflict).
+func (p *Pipeline) previousRenders(ctx context.Context, url, tok, work string, todo []appToApply, log *slog.Logger) {
+	dirs := map[string]*config.Repo{}
+	paths := map[string]string{}
+	for i, t := range todo {
+		if t.last == "" {
+			continue
+		}
+		model, seen := dirs[t.last]
+		if !seen {
+			dir, _, err := p.Checkouts.Checkout(ctx, Source{URL: url, Token: tok, SHA: t.last}, work)
+			if err == nil {
+				model, err = config.LoadRepo(dir, p.Config)
+			}
+			if err != nil {
+				log.Warn("last applied commit not read: fields others took stay theirs", "commit", shortSHA(t.last), "err", err)
+			}
+			dirs[t.last], paths[t.last] = model, dir
+		}
+		if model == nil {
+			continue
+		}
+		if prev := appsNamed(model.Apps, []string{t.app.Name}); len(prev) == 1 {
+			todo[i].previous, _, _ = render.Render(ctx, paths[t.last], prev[0])
+		}
+	}
 }
 
 // notifyFailures tells the configured receivers of every app whose apply
@@ -400,7 +437,9 @@ func (p *Pipeline) applyApp(ctx context.Context, dir string, scope config.Scope,
 		return a
 	}
 	origin.Cluster = t.app.Cluster
-	cs, rec, err := c.ApplyAndRecord(ctx, t.app, objs, cluster.DefaultApplyOptions(scope.Repository), origin)
+	opts := cluster.DefaultApplyOptions(scope.Repository)
+	opts.Previous = t.previous
+	cs, rec, err := c.ApplyAndRecord(ctx, t.app, objs, opts, origin)
 	if cs != nil {
 		cs.SetSources(sourceFunc(objs, sources))
 	}

@@ -36,7 +36,8 @@ type Checkouts struct {
 // Source says where a commit comes from: the clone URL, the token, the
 // ref to fetch (e.g. refs/pull/7/head or refs/heads/main) and the commit
 // expected at it; an empty SHA takes whatever the ref points at now (the
-// base branch's head, for policies).
+// base branch's head, for policies); an empty Ref fetches the commit SHA
+// itself.
 type Source struct {
 	URL, Token string
 	Ref        string
@@ -88,10 +89,17 @@ func (c *Checkouts) Fetch(ctx context.Context, src Source) (*git.Repository, str
 		}
 	}
 	local := "refs/gantry/" + strings.TrimPrefix(src.Ref, "refs/")
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", src.Ref, local))
+	if src.Ref == "" {
+		// A commit by its id, reachable from a branch (an app's last
+		// applied commit): GitHub serves any reachable commit.
+		local = "refs/gantry/commits/" + src.SHA
+		spec = config.RefSpec(fmt.Sprintf("%s:%s", src.SHA, local))
+	}
 	err = repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RemoteURL:  src.URL,
-		RefSpecs:   []config.RefSpec{config.RefSpec(fmt.Sprintf("+%s:%s", src.Ref, local))},
+		RefSpecs:   []config.RefSpec{spec},
 		Depth:      1,
 		Auth:       &githttp.BasicAuth{Username: "x-access-token", Password: src.Token},
 		Tags:       git.NoTags,

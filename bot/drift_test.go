@@ -12,7 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/bot/marker"
+	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/fixtures/githubsim"
 )
 
 // commentedDeployment is the web Deployment with comments a drift pull
@@ -278,5 +280,45 @@ func TestTheWatchTurnsEditsIntoOneDriftPR(t *testing.T) {
 	}
 	if drift != 1 {
 		t.Errorf("%d drift pull requests for one burst of edits, want 1", drift)
+	}
+}
+
+// TestAChangeOverAScaledDeploymentTakesTheReplicasBack: after `kubectl
+// scale`, a pull request changing the same Deployment plans without a
+// conflict error and its merge applies, taking the replicas back.
+func TestAChangeOverAScaledDeploymentTakesTheReplicasBack(t *testing.T) {
+	l := startServer(t, applyFiles, "")
+	_, first := l.mergePR(t, "v1", map[string]string{"apps/web/deploy.yaml": deployment("nginx:1", false)})
+	l.applied(t, first)
+	sc, err := kube.Client.AppsV1().Deployments(l.ns).GetScale(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Spec.Replicas = 4
+	if _, err := kube.Client.AppsV1().Deployments(l.ns).UpdateScale(context.Background(), "web", sc, metav1.UpdateOptions{FieldManager: "kubectl"}); err != nil {
+		t.Fatal(err)
+	}
+	n, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "v2", Base: "main", Title: "v2",
+		Files: withNS(map[string]string{"apps/web/deploy.yaml": deployment("nginx:2", false)}, l.ns)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	if c := l.checks(head)[report.CheckDiff]; c.Conclusion != "success" {
+		t.Fatalf("the plan over a scaled Deployment: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	if !l.botSays(n, "taken by kubectl") {
+		t.Errorf("the plan does not say who took the replicas:\n%s", l.summary(n))
+	}
+	sha, err := l.sim.MergePR("maria", "acme", "ops", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l.applied(t, sha); c.Conclusion != "success" {
+		t.Fatalf("apply over a scaled Deployment: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	d, err := kube.Client.AppsV1().Deployments(l.ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil || *d.Spec.Replicas != 1 || d.Spec.Template.Spec.Containers[0].Image != "nginx:2" {
+		t.Errorf("after the apply: replicas %d image %s (%v), want 1 and nginx:2", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Image, err)
 	}
 }

@@ -191,7 +191,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
-	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, t.base, base))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -336,7 +336,27 @@ type appResult struct {
 	renderTime, diffTime time.Duration
 }
 
-func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App, scope config.Scope) []appResult {
+// previousOf renders an app as the base branch has it: what its last
+// apply most likely was, so the diff shows a field another manager took
+// as taken back rather than as a conflict (nil when base has no such app).
+func previousOf(ctx context.Context, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
+	return func(app string) []*unstructured.Unstructured {
+		if base == nil {
+			return nil
+		}
+		prev := appsNamed(base.Apps, []string{app})
+		if len(prev) != 1 {
+			return nil
+		}
+		objs, _, err := render.Render(ctx, baseDir, prev[0])
+		if err != nil {
+			return nil
+		}
+		return objs
+	}
+}
+
+func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.App, scope config.Scope, previous func(app string) []*unstructured.Unstructured) []appResult {
 	out := make([]appResult, len(apps))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(p.AppConcurrency, 1))
@@ -360,7 +380,11 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 			if r.err == nil {
 				var c *cluster.Client
 				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
-					r.diff, r.err = c.Diff(gctx, app, r.objects, cluster.DefaultDiffOptions(scope.Repository))
+					opts := cluster.DefaultDiffOptions(scope.Repository)
+					if previous != nil {
+						opts.Previous = previous(app.Name)
+					}
+					r.diff, r.err = c.Diff(gctx, app, r.objects, opts)
 					if r.err != nil {
 						r.err = fmt.Errorf("diff against cluster %s: %w", app.Cluster, r.err)
 					}
