@@ -183,13 +183,18 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 		err      error
 	}
 	compared := map[string]cmp{}
+	pushed := j.Before != "" && !isZeroSHA(j.Before)
 	compare := func(base string) cmp {
 		if c, ok := compared[base]; ok {
 			return c
 		}
 		files, shas, err := compareCommits(ctx, gh, j.Owner, j.Repo, base, j.HeadSHA)
-		for _, s := range shas {
-			commits[s] = true
+		// The pull requests this apply is for are those of the push; a
+		// resync, which has no push, names those since each app's apply.
+		if !pushed || base == j.Before {
+			for _, s := range shas {
+				commits[s] = true
+			}
 		}
 		c := cmp{err: err}
 		if err == nil {
@@ -198,7 +203,6 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 		compared[base] = c
 		return c
 	}
-	pushed := j.Before != "" && !isZeroSHA(j.Before)
 	if pushed {
 		compare(j.Before)
 	}
