@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 
-.PHONY: all build test fuzz run bench kube-bin github-spec vet fmt clean-cache help
+.PHONY: all build test fuzz run run-cli bench kube-bin github-spec vet fmt clean-cache help
 
 all: build
 
@@ -100,10 +100,19 @@ fuzz: ## run each fuzz target for FUZZTIME (default 5s)
 
 SAMPLE := fixtures/repos/sample
 
-# The main job until `gantry sandbox` exists: on a fresh local cluster,
-# render the sample repository, diff it (exit 1: changes), apply it, and
-# diff again (exit 0: nothing left to change).
-run: kube-bin build bin/with-cluster ## render, diff and apply the sample repository on a local cluster
+# The main job on one machine: a local cluster, the GitHub simulator and
+# the bot, a scripted story of pull requests, then the sandbox stays up to
+# play with by hand until Ctrl-C. SANDBOX_FLAGS adds flags, e.g.
+# `make run SANDBOX_FLAGS=--once` (CI) or `SANDBOX_FLAGS="--state-file s.json"`.
+SANDBOX_FLAGS ?=
+
+run: kube-bin github-spec build ## gantry sandbox: a local cluster, a GitHub simulator, the bot and a story of pull requests
+	bin/gantry sandbox $(SANDBOX_FLAGS)
+
+# The CLI on its own: on a fresh local cluster, render the sample
+# repository, diff it (exit 1: changes), apply it, and diff again (exit 0:
+# nothing left to change).
+run-cli: kube-bin build bin/with-cluster ## render, diff and apply the sample repository on a local cluster with the CLI
 	bin/with-cluster --controllers -- bash -euo pipefail -c '\
 	  echo "== gantry render"; bin/gantry render --repo $(SAMPLE) | grep -E "^(# app|kind:)"; \
 	  echo "== gantry diff (changes expected: exit 1)"; rc=0; bin/gantry diff --repo $(SAMPLE) -o markdown || rc=$$?; test $$rc -eq 1; \

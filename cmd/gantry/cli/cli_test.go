@@ -78,7 +78,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"policy test", []string{"policy", "test", "--repo", good}, ExitOK, "test_denies", ""},
 		{"serve without config", []string{"serve"}, ExitError, "", "serve needs --config FILE"},
 		{"serve with a missing config", []string{"serve", "--config", "/nonexistent/gantry.yaml"}, ExitError, "", "read server configuration"},
-		{"sandbox is not built", []string{"sandbox"}, ExitNotBuilt, "", "not built yet"},
+		{"sandbox takes no arguments", []string{"sandbox", "story"}, ExitError, "", `unknown command "story"`},
 		{"unknown flag", []string{"diff", "--bogus"}, ExitError, "", "unknown flag: --bogus"},
 	}
 	for _, tt := range tests {

@@ -35,14 +35,3 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.repository, "repository", cluster.LocalRepository,
 		"identity (owner/name) whose inventories and objects to use; the bot uses the GitHub repository's, the default \""+cluster.LocalRepository+"\" is a repository of its own")
 }
-
-func newSandboxCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "sandbox [--once]",
-		Short: "Run a local Kubernetes, a GitHub simulator, the bot and a scripted pull request story",
-		Args:  cobra.NoArgs,
-		RunE:  notBuilt("gantry sandbox"),
-	}
-	cmd.Flags().Bool("once", false, "run the story once and exit: 0 when it passed")
-	return cmd
-}

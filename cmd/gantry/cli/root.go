@@ -81,6 +81,7 @@ hand; 'gantry serve' runs the GitHub App.`,
 		newDiffCmd(),
 		newApplyCmd(),
 		newDriftCmd(),
+		newAppManifestCmd(),
 		newVersionCmd(),
 	)
 	return root
