@@ -128,7 +128,8 @@ bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conf
 	@echo "== render: gantry vs kustomize and helm CLIs"; bash hack/bench-render.sh 10
 	@echo "== policy: gantry vs conftest"; bash hack/bench-policy.sh
 	@echo "== cluster: gantry diff/apply vs kubectl and the bare dry-run floor"; bash hack/bench-cluster.sh
-	@echo "== bot: webhook to checks in progress and to the final comment"; bash hack/bench-bot.sh
+	@echo "== bot: webhook to checks in progress and to the final comment; merge to applied beside the CLI"; bash hack/bench-bot.sh
+	@echo "== drift: an out-of-band edit to its drift pull request; idle watches"; bash hack/bench-drift.sh
 
 clean-cache: ## remove the per-machine cache (binaries, specs)
 	rm -rf $(GANTRY_CACHE)

@@ -111,7 +111,7 @@ func (l *live) botComment(pr int, sub string) string {
 	return ""
 }
 
-func (l *live) gh(t *testing.T) *github.Client {
+func (l *live) gh(t testing.TB) *github.Client {
 	t.Helper()
 	gh, err := l.pipe.GitHub.Client(l.inst)
 	if err != nil {

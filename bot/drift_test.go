@@ -45,7 +45,7 @@ func (l *live) driftCheck(t *testing.T) {
 }
 
 // driftPR is the open drift pull request of app, or nil.
-func (l *live) driftPR(t *testing.T, app string) *github.PullRequest {
+func (l *live) driftPR(t testing.TB, app string) *github.PullRequest {
 	t.Helper()
 	prs, _, err := l.gh(t).PullRequests.List(context.Background(), "acme", "ops", &github.PullRequestListOptions{State: "open", Head: "acme:gantry/drift/" + app})
 	if err != nil {

@@ -81,10 +81,7 @@ func (sb *Sandbox) WriteInfo(w io.Writer) {
 	}
 	wes := sb.User("wes")
 	fmt.Fprintf(w, "\n  try:\n")
-	// pack.window=0: the simulator cannot unpack a pack whose objects
-	// are deltas against objects it already has, which git sends when
-	// delta compression is on.
-	fmt.Fprintf(w, "    git clone -c pack.window=0 http://wes:%s@%s/%s.git && cd %s\n", wes.Token, host, i.Repo, Name)
+	fmt.Fprintf(w, "    git clone http://wes:%s@%s/%s.git && cd %s\n", wes.Token, host, i.Repo, Name)
 	fmt.Fprintf(w, "    # edit apps/web/base/deployment.yaml, then:\n")
 	fmt.Fprintf(w, "    git checkout -b my-change && git commit -am 'my change' && git push origin my-change\n")
 	fmt.Fprintf(w, "    curl -H \"Authorization: token %s\" -H \"Content-Type: application/json\" -d '{\"title\":\"my change\",\"head\":\"my-change\",\"base\":\"main\"}' %srepos/%s/pulls\n", wes.Token, i.APIURL, i.Repo)

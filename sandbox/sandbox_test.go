@@ -217,11 +217,11 @@ func gitAndREST(t *testing.T, sb *Sandbox) {
 		t.Fatalf("open a pull request through REST: %d\n%.500s", code, body)
 	}
 	// The printed clone command, with the git CLI: a change to an
-	// existing file pushes (git's delta-compressed packs are what the
-	// simulator cannot unpack; pack.window=0 in the clone avoids them).
+	// existing file pushes (a thin pack of deltas against the server's
+	// objects).
 	host := strings.TrimPrefix(strings.TrimSuffix(sb.Info.APIURL, "/api/v3/"), "http://")
 	cli := filepath.Join(t.TempDir(), "cli")
-	gitCLI(t, "", "clone", "-q", "-c", "pack.window=0", fmt.Sprintf("http://wes:%s@%s/%s.git", sb.User("wes").Token, host, sb.Info.Repo), cli)
+	gitCLI(t, "", "clone", "-q", fmt.Sprintf("http://wes:%s@%s/%s.git", sb.User("wes").Token, host, sb.Info.Repo), cli)
 	b, err = os.ReadFile(filepath.Join(cli, "apps/web/overlays/prod/replicas.yaml"))
 	if err != nil {
 		t.Fatal(err)
