@@ -180,6 +180,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 	commits := map[string]bool{j.HeadSHA: true}
 	type cmp struct {
 		affected []string // the apps the change touches
+		shas     []string // the commits between
 		err      error
 	}
 	compared := map[string]cmp{}
@@ -189,22 +190,20 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			return c
 		}
 		files, shas, err := compareCommits(ctx, gh, j.Owner, j.Repo, base, j.HeadSHA)
-		// The pull requests this apply is for are those of the push; a
-		// resync, which has no push, names those since each app's apply.
-		if !pushed || base == j.Before {
-			for _, s := range shas {
-				commits[s] = true
-			}
-		}
-		c := cmp{err: err}
+		c := cmp{err: err, shas: shas}
 		if err == nil {
 			c.affected = render.AffectedApps(ctx, dir, model, modelBase(files, model), files)
 		}
 		compared[base] = c
 		return c
 	}
+	// The pull requests this apply is for: the push's, and those merged
+	// since the last apply of each app it applies (a push whose apply was
+	// superseded, or lost).
 	if pushed {
-		compare(j.Before)
+		for _, sha := range compare(j.Before).shas {
+			commits[sha] = true
+		}
 	}
 	var todo []appToApply
 	var errs []error
@@ -250,6 +249,9 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 				continue
 			default:
 				t.reason = "changed since " + shortSHA(last.Commit)
+				for _, sha := range c.shas {
+					commits[sha] = true
+				}
 			}
 		}
 		todo = append(todo, t)

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
@@ -26,12 +27,18 @@ func commentedDeployment(image string) string {
 // edit changes the live web Deployment as another field manager would.
 func (l *live) edit(t *testing.T, manager string, f func(*appsv1.Deployment)) {
 	t.Helper()
-	d, err := kube.Client.AppsV1().Deployments(l.ns).Get(context.Background(), "web", metav1.GetOptions{})
+	// The deployment controller writes the object too: retried on a
+	// conflict, as kubectl edit is by hand.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := kube.Client.AppsV1().Deployments(l.ns).Get(context.Background(), "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		f(d)
+		_, err = kube.Client.AppsV1().Deployments(l.ns).Update(context.Background(), d, metav1.UpdateOptions{FieldManager: manager})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	f(d)
-	if _, err := kube.Client.AppsV1().Deployments(l.ns).Update(context.Background(), d, metav1.UpdateOptions{FieldManager: manager}); err != nil {
 		t.Fatal(err)
 	}
 }
