@@ -329,3 +329,46 @@ func TestAChangeOverAScaledDeploymentTakesTheReplicasBack(t *testing.T) {
 		t.Errorf("after the apply: replicas %d image %s (%v), want 1 and nginx:2", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Image, err)
 	}
 }
+
+// TestKustomizeDriftBecomesAPatchRegisteredInTheModel: a Kustomize app's
+// drift is written as a strategic-merge patch file, registered in
+// .gantry.yaml; merging it makes Git render the live state.
+func TestKustomizeDriftBecomesAPatchRegisteredInTheModel(t *testing.T) {
+	files := map[string]string{
+		".gantry.yaml": "version: 1\n# the web front end, built with Kustomize\napps:\n  - name: web\n    path: apps/web\n    namespace: NS\n",
+		"apps/web/kustomization.yaml": "resources: [deploy.yaml]\n",
+		"apps/web/deploy.yaml":        deployment("nginx:1", false),
+	}
+	l := startServer(t, files, "")
+	_, first := l.mergePR(t, "touch", map[string]string{"apps/web/kustomization.yaml": "resources: [deploy.yaml]\nlabels:\n- pairs: {team: web}\n"})
+	if c := l.applied(t, first); c.Conclusion != "success" {
+		t.Fatalf("apply: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	l.edit(t, "kubectl-edit", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "nginx:9" })
+	l.driftCheck(t)
+	pr := l.driftPR(t, "web")
+	if pr == nil {
+		t.Fatal("no drift pull request")
+	}
+	model := l.fileAt(t, "gantry/drift/web", ".gantry.yaml")
+	if !strings.Contains(model, "# the web front end, built with Kustomize") || !strings.Contains(model, "patches/web/drift.yaml") {
+		t.Errorf(".gantry.yaml on the drift branch:\n%s", model)
+	}
+	if patch := l.fileAt(t, "gantry/drift/web", "patches/web/drift.yaml"); !strings.Contains(patch, "image: nginx:9") || !strings.Contains(patch, "name: web") {
+		t.Errorf("the drift patch:\n%s", patch)
+	}
+	sha, err := l.sim.MergePR("maria", "acme", "ops", pr.GetNumber())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l.applied(t, sha); c.Conclusion != "success" {
+		t.Fatalf("apply of the accepted drift: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	if got := l.image(t); got != "nginx:9" {
+		t.Errorf("image %q after accepting, want nginx:9", got)
+	}
+	l.driftCheck(t)
+	if pr := l.driftPR(t, "web"); pr != nil {
+		t.Errorf("drift pull request #%d after the patch was merged", pr.GetNumber())
+	}
+}
