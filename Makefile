@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 
-.PHONY: all build test fuzz run run-cli bench kube-bin github-spec vet fmt clean-cache help
+.PHONY: all build test fuzz run run-cli bench kube-bin github-spec browser-deps vet fmt clean-cache help
 
 all: build
 
@@ -75,11 +75,16 @@ GITHUB_SPEC = $(shell bash hack/github-spec.sh 2>/dev/null)
 
 # ---- tests -------------------------------------------------------------
 
+# The run page's test loads it in headless Chromium (Debian's package);
+# installed once, as root (CI), when no chromium is on the PATH.
+browser-deps: ## install Chromium for the web page's browser test, once
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
 vet: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 
-test: kube-bin github-spec vet ## set up everything and run every test, then a short run of every fuzz target
+test: kube-bin github-spec browser-deps vet ## set up everything and run every test, then a short run of every fuzz target
 	GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) go test -count=1 -timeout 40m ./...
 	@$(MAKE) --no-print-directory fuzz
 

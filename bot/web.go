@@ -74,6 +74,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"short": shortSHA,
 	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"dur":   func(d time.Duration) string { return d.Round(time.Second).String() },
+	// seconds shows a stage's time to a tenth, as the comment does.
+	"seconds": func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) },
 }).ParseFS(pagesFS, "pages/*.html"))
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +129,9 @@ type lockRow struct {
 	Renewed                                 time.Time
 }
 
+// runPage shows one run's report as a person reads it: the apps table,
+// the policy findings and every changed object's full diff, folded per
+// object, laid out from the report itself (see viewRun).
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	run, ok := s.runs.get(r.PathValue("id"))
 	if !ok {
@@ -134,7 +139,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, "run.html", run); err != nil {
+	if err := pages.ExecuteTemplate(w, "run.html", viewRun(run)); err != nil {
 		s.log.Error("render run page", "err", err)
 	}
 }
