@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -54,6 +55,9 @@ type Options struct {
 	Created time.Time
 }
 
+// tagPattern is what the OCI distribution spec allows in a tag.
+var tagPattern = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
 // Reference is the name an image of version is tagged with.
 func Reference(version string) string {
 	return Repository + ":" + version
@@ -63,8 +67,8 @@ func Reference(version string) string {
 // binary, the CA bundle and the passwd/group files naming the non-root
 // user, with OCI media types throughout.
 func Build(ctx context.Context, o Options) (v1.Image, error) {
-	if o.Version == "" {
-		return nil, fmt.Errorf("build image: no version given")
+	if !tagPattern.MatchString(o.Version) {
+		return nil, fmt.Errorf("build image: version %q is not an image tag (%s)", o.Version, tagPattern)
 	}
 	bin, err := os.ReadFile(o.Binary)
 	if err != nil {

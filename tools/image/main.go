@@ -36,6 +36,9 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (is a flag's value missing?)", fs.Args())
+	}
 	if o.Binary == "" || o.Version == "" {
 		return fmt.Errorf("--binary and --version are required")
 	}
