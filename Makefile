@@ -50,8 +50,9 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 image: VERSION = $(APP_VERSION)
 image: ## build bin/gantry-image.tar: gantry for linux/amd64 on an empty base, an OCI layout that is also a docker-archive
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux_amd64/gantry ./cmd/gantry
-	cd tools/image && go run . --binary ../../bin/linux_amd64/gantry --version $(VERSION) \
-		--revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" --created $(SOURCE_DATE_EPOCH) --out ../../bin/gantry-image.tar
+	cd tools/image && go build -o ../../bin/image-tool .
+	bin/image-tool --binary bin/linux_amd64/gantry --version $(VERSION) \
+		--revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" --created $(SOURCE_DATE_EPOCH) --out bin/gantry-image.tar
 
 # ---- the local cluster's binaries, built once per machine -------------
 

@@ -104,6 +104,9 @@ func WriteArchive(path, ref string, img v1.Image, modTime time.Time) (err error)
 	if w.err != nil {
 		return fmt.Errorf("write image archive %s: %w", path, w.err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write image archive %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write image archive %s: %w", path, err)
 	}
