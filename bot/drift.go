@@ -282,7 +282,11 @@ func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.
 	title := "Accept drift of " + app.Name
 	body := driftBody(app, ds, edit, b)
 	if open == nil {
-		pr, _, err := b.gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{Title: github.String(title), Head: github.String(branch), Base: github.String(b.branch), Body: github.String(body)})
+		// Opened with a placeholder: the body that says what drifted comes
+		// with its seal (which needs the number), so nothing reads the
+		// drift from an unsealed body.
+		pr, _, err := b.gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{Title: github.String(title), Head: github.String(branch), Base: github.String(b.branch),
+			Body: github.String("gantry is writing what drifted here.")})
 		if err != nil {
 			return "", fmt.Errorf("open the drift pull request of %s: %w", app.Name, err)
 		}

@@ -183,6 +183,9 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 			s.log.Info("merged: the locks stay until its push is applied", "lane", j.Lane())
 			return nil
 		}
+		if s.closedDriftPR(ctx, j) {
+			return s.driftPRClosed(ctx, j)
+		}
 		_, err := s.releaseLocks(ctx, j, nil)
 		return err
 	case JobInstallation:
@@ -204,6 +207,25 @@ func (s *Server) plan(ctx context.Context, j Job) error {
 		return nil // filtered out, and logged, by the pipeline
 	}
 	return err
+}
+
+// closedDriftPR reports whether the pull request of a close the router
+// took for an ordinary one is one of gantry's drift pull requests, as
+// GitHub has it now: a close in the moment between its opening and its
+// sealed body carries a body without the seal.
+func (s *Server) closedDriftPR(ctx context.Context, j Job) bool {
+	if s.route.DriftBranchPrefix == "" {
+		return false
+	}
+	gh, err := s.app.Client(j.InstallationID)
+	if err != nil {
+		return false
+	}
+	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
+	if err != nil || pr.GetMerged() || !strings.HasPrefix(pr.GetHead().GetRef(), s.route.DriftBranchPrefix) {
+		return false
+	}
+	return isDriftPR(pr.GetBase().GetRepo(), pr, s.route)
 }
 
 // driftPRClosed restores the cluster to Git for a drift pull request
