@@ -335,7 +335,7 @@ func TestAChangeOverAScaledDeploymentTakesTheReplicasBack(t *testing.T) {
 // .gantry.yaml; merging it makes Git render the live state.
 func TestKustomizeDriftBecomesAPatchRegisteredInTheModel(t *testing.T) {
 	files := map[string]string{
-		".gantry.yaml": "version: 1\n# the web front end, built with Kustomize\napps:\n  - name: web\n    path: apps/web\n    namespace: NS\n",
+		".gantry.yaml":                "version: 1\n# the web front end, built with Kustomize\napps:\n  - name: web\n    path: apps/web\n    namespace: NS\n",
 		"apps/web/kustomization.yaml": "resources: [deploy.yaml]\n",
 		"apps/web/deploy.yaml":        deployment("nginx:1", false),
 	}

@@ -3,7 +3,6 @@ package gitrestore
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -102,16 +101,8 @@ func (r *Restorer) Commit(ctx context.Context, req CommitRequest) (*CommitResult
 }
 
 func (req CommitRequest) validate() error {
-	if u, err := url.Parse(req.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("url %q: not an http(s) clone URL", redact(req.URL))
-	}
-	for _, b := range []struct{ field, name string }{{"base", req.Base}, {"branch", req.Branch}} {
-		if err := plumbing.NewBranchReferenceName(b.name).Validate(); err != nil || b.name == "" {
-			return fmt.Errorf("%s %q: not a valid branch name", b.field, b.name)
-		}
-	}
-	if req.Branch == req.Base {
-		return fmt.Errorf("branch %q: is the base branch; a commit is never pushed to it", req.Branch)
+	if err := validateTarget(req.URL, req.Base, req.Branch); err != nil {
+		return err
 	}
 	paths := append(sortedKeys(req.Files), req.Deleted...)
 	if len(paths) == 0 {

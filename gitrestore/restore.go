@@ -143,22 +143,31 @@ func (r *Restorer) Restore(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-func (req Request) validate() error {
-	// Only HTTP: go-git's file and ssh transports would start git
-	// processes or need keys this package has no business with.
-	if u, err := url.Parse(req.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("url %q: not an http(s) clone URL", redact(req.URL))
+// validateTarget checks where a commit is fetched from and pushed to: an
+// http(s) clone URL (go-git's file and ssh transports would start git
+// processes or need keys this package has no business with), and two
+// valid branches, the pushed one never the base.
+func validateTarget(rawURL, base, branch string) error {
+	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("url %q: not an http(s) clone URL", redact(rawURL))
 	}
-	if err := ValidatePaths(req.Paths); err != nil {
-		return err
-	}
-	for _, b := range []struct{ field, name string }{{"base", req.Base}, {"branch", req.Branch}} {
+	for _, b := range []struct{ field, name string }{{"base", base}, {"branch", branch}} {
 		if err := plumbing.NewBranchReferenceName(b.name).Validate(); err != nil || b.name == "" {
 			return fmt.Errorf("%s %q: not a valid branch name", b.field, b.name)
 		}
 	}
-	if req.Branch == req.Base {
-		return fmt.Errorf("branch %q: is the base branch; a revert never pushes to it", req.Branch)
+	if branch == base {
+		return fmt.Errorf("branch %q: is the base branch; gantry never pushes to it", branch)
+	}
+	return nil
+}
+
+func (req Request) validate() error {
+	if err := validateTarget(req.URL, req.Base, req.Branch); err != nil {
+		return err
+	}
+	if err := ValidatePaths(req.Paths); err != nil {
+		return err
 	}
 	for _, c := range []struct{ field, sha string }{{"before", req.Before}, {"after", req.After}} {
 		if !plumbing.IsHash(c.sha) {
