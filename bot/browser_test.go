@@ -35,16 +35,17 @@ func TestRunPageInChromium(t *testing.T) {
 		"apps/web/cm.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green-7f3a\n  shade: navy\n",
 		"apps/api/extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-extra\ndata:\n  color: red\n",
 	})
+	// The run is kept just after its checks complete: wait for its page.
 	var url string
-	for _, p := range l.pages(t) {
-		m := regexp.MustCompile(`^page (/runs/\S+):`).FindStringSubmatch(p)
-		if m != nil && strings.Contains(p, fmt.Sprintf("acme/ops#%d", pr)) {
-			url = l.webURL + m[1]
+	waitFor(t, fmt.Sprintf("the run page of #%d", pr), func() bool {
+		for _, p := range l.pages(t) {
+			m := regexp.MustCompile(`^page (/runs/\S+):`).FindStringSubmatch(p)
+			if m != nil && strings.Contains(p, fmt.Sprintf("acme/ops#%d", pr)) {
+				url = l.webURL + m[1]
+			}
 		}
-	}
-	if url == "" {
-		t.Fatalf("no run page of #%d", pr)
-	}
+		return url != ""
+	})
 
 	shot := filepath.Join(t.TempDir(), "run.png")
 	browser.run(t, "--window-size=1280,1600", "--screenshot="+shot, url)
