@@ -181,7 +181,9 @@ func (p *player) openPRFrom(ctx context.Context, prefix string) (*github.PullReq
 		var heads []string
 		for _, pr := range prs {
 			heads = append(heads, pr.GetHead().GetRef())
-			if strings.HasPrefix(pr.GetHead().GetRef(), prefix) {
+			// gantry labels the pull requests it opens last, once their
+			// body is written.
+			if strings.HasPrefix(pr.GetHead().GetRef(), prefix) && len(pr.Labels) > 0 {
 				found = pr
 				return true, "", false
 			}
