@@ -1,7 +1,12 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -120,9 +125,36 @@ func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
 		&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %q context %q: %w", kubeconfig, kubeContext, err)
+		return nil, kubeconfigError(kubeconfig, kubeContext, rules.GetDefaultFilename(), err)
 	}
 	return cfg, nil
+}
+
+// kubeconfigError says which kubeconfig was tried and how to give one,
+// instead of client-go's "try setting KUBERNETES_MASTER".
+func kubeconfigError(flag, kubeContext, home string, err error) error {
+	const how = "give --kubeconfig FILE (or the cluster's kubeconfig in the server configuration), or set KUBECONFIG"
+	missing := func(p string) bool { _, e := os.Stat(p); return errors.Is(e, fs.ErrNotExist) }
+	switch env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); {
+	case flag != "" && missing(flag):
+		return fmt.Errorf("kubeconfig %s: no such file: %s", flag, how)
+	case flag == "" && env != "":
+		var gone []string
+		for _, p := range filepath.SplitList(env) {
+			if missing(p) {
+				gone = append(gone, p)
+			}
+		}
+		if len(gone) == len(filepath.SplitList(env)) {
+			return fmt.Errorf("KUBECONFIG names %s, which does not exist: %s", strings.Join(gone, ", "), how)
+		}
+	case flag == "" && missing(home):
+		return fmt.Errorf("no kubeconfig: --kubeconfig is not given, KUBECONFIG is not set and %s does not exist: %s", home, how)
+	}
+	if kubeContext != "" {
+		return fmt.Errorf("load kubeconfig %q context %q: %w", flag, kubeContext, err)
+	}
+	return fmt.Errorf("load kubeconfig %q: %w", flag, err)
 }
 
 // mapping resolves a kind to its resource; a kind the cached discovery does
