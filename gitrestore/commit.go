@@ -56,18 +56,11 @@ func (r *Restorer) Commit(ctx context.Context, req CommitRequest) (*CommitResult
 	// The fetch and push helpers take a revert Request; only its
 	// transport fields and the commit's signature are read.
 	base := Request{URL: req.URL, Token: req.Token, Base: req.Base, Branch: req.Branch, Message: req.Message, Author: req.Author}
-	dir := r.cacheDir(req.URL)
-	m := r.lock(dir)
-	m.Lock()
-	defer m.Unlock()
-	repo, err := openCache(dir, req.URL)
+	repo, head, unlock, err := r.openBase(ctx, base)
 	if err != nil {
 		return nil, err
 	}
-	head, err := fetchBase(ctx, repo, base)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	headTree, err := head.Tree()
 	if err != nil {
 		return nil, fmt.Errorf("read tree of commit %s: %w", head.Hash, err)

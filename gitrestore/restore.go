@@ -94,18 +94,11 @@ func (r *Restorer) Restore(ctx context.Context, req Request) (*Result, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	dir := r.cacheDir(req.URL)
-	m := r.lock(dir)
-	m.Lock()
-	defer m.Unlock()
-	repo, err := openCache(dir, req.URL)
+	repo, head, unlock, err := r.openBase(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	head, err := fetchBase(ctx, repo, req)
-	if err != nil {
-		return nil, err
-	}
+	defer unlock()
 	before, after, err := fetchCommits(ctx, repo, req)
 	if err != nil {
 		return nil, err
@@ -141,6 +134,27 @@ func (r *Restorer) Restore(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Commit = commit.String()
 	return res, nil
+}
+
+// openBase takes the repository's cache for the caller, up to date with
+// req.Base, and returns its head; unlock hands the cache back, and must be
+// called (it is nil on an error).
+func (r *Restorer) openBase(ctx context.Context, req Request) (repo *git.Repository, head *object.Commit, unlock func(), err error) {
+	dir := r.cacheDir(req.URL)
+	m := r.lock(dir)
+	m.Lock()
+	defer func() {
+		if err != nil {
+			m.Unlock()
+		}
+	}()
+	if repo, err = openCache(dir, req.URL); err != nil {
+		return nil, nil, nil, err
+	}
+	if head, err = fetchBase(ctx, repo, req); err != nil {
+		return nil, nil, nil, err
+	}
+	return repo, head, m.Unlock, nil
 }
 
 // validateTarget checks where a commit is fetched from and pushed to: an
