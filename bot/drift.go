@@ -281,30 +281,22 @@ func (p *Pipeline) driftPR(ctx context.Context, j Job, b *driftBase, app config.
 	}
 	title := "Accept drift of " + app.Name
 	body := driftBody(app, ds, edit, b)
-	if open == nil {
-		// Opened with a placeholder: the body that says what drifted comes
-		// with its seal (which needs the number), so nothing reads the
-		// drift from an unsealed body.
-		pr, _, err := b.gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{Title: github.String(title), Head: github.String(branch), Base: github.String(b.branch),
-			Body: github.String("gantry is writing what drifted here.")})
-		if err != nil {
-			return "", fmt.Errorf("open the drift pull request of %s: %w", app.Name, err)
-		}
-		open = pr
-		log.Info("drift pull request opened", "pr", pr.GetNumber())
-	} else {
+	if open != nil {
 		log.Info("drift pull request updated", "pr", open.GetNumber())
 		msg := "The drift changed: the branch now holds the live state as of " + time.Now().UTC().Format(time.RFC3339) + ".\n\n" + driftSummaryMarkdown(ds)
 		if _, _, err := b.gh.Issues.CreateComment(ctx, j.Owner, j.Repo, open.GetNumber(), &github.IssueComment{Body: github.String(msg)}); err != nil {
 			return "", fmt.Errorf("comment on drift pull request #%d: %w", open.GetNumber(), err)
 		}
 	}
-	sealed := p.Seal.MustSeal(marker.KindDrift, marker.Scope(j.Owner, j.Repo, open.GetNumber()), driftPayload{App: app.Name, Branch: branch, Commit: res.Commit, Digest: digest}) + "\n" + body
-	if _, _, err := b.gh.PullRequests.Edit(ctx, j.Owner, j.Repo, open.GetNumber(), &github.PullRequest{Title: github.String(title), Body: github.String(sealed)}); err != nil {
-		return "", fmt.Errorf("write the body of drift pull request #%d: %w", open.GetNumber(), err)
+	pr, err := p.publishOwnPR(ctx, b.gh, j, open, ownPR{what: "drift", branch: branch, base: b.branch, title: title, body: body,
+		kind: marker.KindDrift, payload: driftPayload{App: app.Name, Branch: branch, Commit: res.Commit, Digest: digest}, label: DriftLabel})
+	if err != nil {
+		return "", err
 	}
-	p.label(ctx, b.gh, j, open.GetNumber(), DriftLabel)
-	return open.GetHTMLURL(), nil
+	if open == nil {
+		log.Info("drift pull request opened", "pr", pr.GetNumber())
+	}
+	return pr.GetHTMLURL(), nil
 }
 
 // editDigest identifies a drift edit: the same drift makes the same edit.

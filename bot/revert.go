@@ -215,20 +215,11 @@ func (p *Pipeline) openRevert(ctx context.Context, gh *github.Client, j Job, ghR
 			pr = e
 		}
 	}
-	if pr == nil {
-		if pr, _, err = gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{
-			Title: github.String(title), Head: github.String(r.branch), Base: github.String(base), Body: github.String(body),
-		}); err != nil {
-			return "", "", "", fmt.Errorf("open the revert pull request from %s: %w", r.branch, err)
-		}
+	pr, err = p.publishOwnPR(ctx, gh, j, pr, ownPR{what: "revert", branch: r.branch, base: base, title: title, body: body,
+		kind: marker.KindRevert, payload: revertPayload{Apps: r.apps, Before: r.before, After: r.after, Branch: r.branch}, label: RevertLabel})
+	if err != nil {
+		return "", "", "", err
 	}
-	// The marker is sealed for the pull request's number, known now.
-	payload := revertPayload{Apps: r.apps, Before: r.before, After: r.after, Branch: r.branch}
-	sealed := p.Seal.MustSeal(marker.KindRevert, marker.Scope(j.Owner, j.Repo, pr.GetNumber()), payload) + "\n" + body
-	if _, _, err := gh.PullRequests.Edit(ctx, j.Owner, j.Repo, pr.GetNumber(), &github.PullRequest{Title: github.String(title), Body: github.String(sealed)}); err != nil {
-		return "", "", "", fmt.Errorf("write the body of revert pull request #%d: %w", pr.GetNumber(), err)
-	}
-	p.label(ctx, gh, j, pr.GetNumber(), RevertLabel)
 	return pr.GetHTMLURL(), "", res.Commit, nil
 }
 
