@@ -70,7 +70,7 @@ type appToApply struct {
 // returns the run; a run with nothing to apply publishes nothing. A head
 // the branch has already moved past is left to the newer head's job.
 func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
-	log := p.logger().With("lane", j.Lane(), "head", shortSHA(j.HeadSHA))
+	log := p.logger().With(jobAttrs(j)...)
 	gh, err := p.GitHub.Client(j.InstallationID)
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 	if len(run.PRs) > 0 && run.PRs[0].GetMergedBy() != nil {
 		by = run.PRs[0].GetMergedBy().GetLogin()
 	}
-	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckApply)
+	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, j.ResumeChecks, report.CheckApply)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 // publishApply publishes a run that failed before any app, as a failed
 // gantry/apply check run on the head.
 func (p *Pipeline) publishApply(ctx context.Context, gh *github.Client, j Job, run *ApplyRun, log *slog.Logger) error {
-	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckApply)
+	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, j.ResumeChecks, report.CheckApply)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 	if len(unmet) > 0 {
 		return "❌ not applied:\n" + bullets(unmet) + answer, nil
 	}
-	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, head, report.CheckApply)
+	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, head, nil, report.CheckApply)
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +76,7 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 	for i, a := range apps {
 		todo[i] = appToApply{app: a, reason: "/gantry apply by " + j.Sender}
 	}
-	log := s.log.With("lane", j.Lane(), "head", shortSHA(head))
+	log := s.log.With(jobAttrs(j)...).With("apply_head", shortSHA(head))
 	applied := s.pipe.applyApps(ctx, t.head, s.cfg.ScopeOf(j.Owner+"/"+j.Repo), todo,
 		cluster.Origin{Trigger: cluster.TriggerCommand, PR: j.PR, Commit: head, By: j.Sender, ChangeStarted: changeStarted(ctx, gh, j, []*github.PullRequest{pr}, log)}, log)
 	rep := report.ApplyReport{Commit: head, Trigger: string(cluster.TriggerCommand), PRs: []int{j.PR}}

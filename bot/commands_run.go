@@ -24,7 +24,7 @@ func (s *Server) command(ctx context.Context, j Job) error {
 	}
 	// 👀: the command was taken.
 	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, j.Owner, j.Repo, j.CommentID, "eyes"); err != nil {
-		s.log.Warn("react to command", "lane", j.Lane(), "err", err)
+		s.log.Warn("react to command", append(jobAttrs(j), "err", err)...)
 	}
 	say := func(body string) error {
 		_, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String(body)})
@@ -96,7 +96,7 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		return true, ""
 	}
 	head := Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR,
-		HeadSHA: pr.GetHead().GetSHA(), BaseRef: pr.GetBase().GetRef(), Sender: j.Sender}
+		HeadSHA: pr.GetHead().GetSHA(), BaseRef: pr.GetBase().GetRef(), Sender: j.Sender, DeliveryID: j.DeliveryID}
 	switch c.Verb {
 	case VerbHelp:
 		return HelpText(), nil

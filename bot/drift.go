@@ -69,7 +69,7 @@ func (p *Pipeline) checkoutBase(ctx context.Context, j Job, work string) (*drift
 // record only (notify). An app whose last apply is not the head is left to
 // its apply. A drift pull request whose drift is gone is closed.
 func (p *Pipeline) Drift(ctx context.Context, j Job) error {
-	log := p.logger().With("lane", j.Lane(), "job", "drift")
+	log := p.logger().With(jobAttrs(j)...)
 	work, err := os.MkdirTemp(p.WorkDir, "drift-")
 	if err != nil {
 		return fmt.Errorf("work directory: %w", err)

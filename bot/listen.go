@@ -214,7 +214,7 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 		_ = srv.Shutdown(sctx)
 	}
 	for _, j := range s.queue.Shutdown(sctx) {
-		s.log.Warn("job left for the next resync", "lane", j.Lane(), "kind", j.Kind, "head", j.HeadSHA)
+		s.log.Warn("job left for the next resync", jobAttrs(j)...)
 	}
 	if s.pipe.Notify != nil {
 		if err := s.pipe.Notify.Close(sctx); err != nil {

@@ -52,6 +52,8 @@ type Pipeline struct {
 	// Route holds the draft and fork filters every plan passes, whatever
 	// started it (webhook, command, re-requested check, resync).
 	Route RouteConfig
+	// LockWaits measures waits for app locks; nil measures nothing.
+	LockWaits *lockWaits
 
 	mu       sync.Mutex
 	engines  map[string]*policy.Engine // by repository and base commit
@@ -68,7 +70,7 @@ func (p *Pipeline) Plan(ctx context.Context, j Job) error {
 // PlanReport is Plan, also returning the report and the comment bodies
 // published (nil when the run was cancelled before its end).
 func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []string, error) {
-	log := p.logger().With("lane", j.Lane(), "head", shortSHA(j.HeadSHA))
+	log := p.logger().With(jobAttrs(j)...)
 	gh, err := p.GitHub.Client(j.InstallationID)
 	if err != nil {
 		return nil, nil, err
@@ -86,7 +88,7 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 			return nil, nil, &NotProcessedError{Reason: why}
 		}
 	}
-	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, report.CheckDiff, report.CheckPolicy)
+	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, j.ResumeChecks, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,8 +317,10 @@ func (p *Pipeline) lock(ctx context.Context, r appResult, j Job, a *report.App, 
 	switch {
 	case err == nil:
 		a.LockedByThis = true
+		p.LockWaits.took(j, r.app.Name, time.Now())
 	case errors.As(err, &locked):
 		a.LockedBy = locked.Lock.PR
+		p.LockWaits.blocked(j, r.app.Name, time.Now())
 	default:
 		log.Warn("lock not taken", "app", r.app.Name, "err", err)
 	}

@@ -92,12 +92,12 @@ func (q *Queue) Enqueue(j Job) bool {
 		// A newer head makes every older plan in the lane stale.
 		l.pending = slices.DeleteFunc(l.pending, func(p Job) bool {
 			if p.Kind == JobPlan {
-				q.log.Info("dropping stale plan", "lane", key, "head", p.HeadSHA, "newer", j.HeadSHA)
+				q.log.Info("dropping stale plan", append(jobAttrs(p), "newer", shortSHA(j.HeadSHA))...)
 			}
 			return p.Kind == JobPlan
 		})
 		if l.active != nil && l.active.Kind == JobPlan && l.active.HeadSHA != j.HeadSHA {
-			q.log.Info("cancelling stale plan", "lane", key, "head", l.active.HeadSHA, "newer", j.HeadSHA)
+			q.log.Info("cancelling stale plan", append(jobAttrs(*l.active), "newer", shortSHA(j.HeadSHA))...)
 			l.stop(ErrSuperseded)
 		}
 	case JobApply:
@@ -110,7 +110,7 @@ func (q *Queue) Enqueue(j Job) bool {
 			if p.Kind != JobApply {
 				return false
 			}
-			q.log.Info("superseding a waiting apply", "lane", key, "head", p.HeadSHA, "newer", j.HeadSHA)
+			q.log.Info("superseding a waiting apply", append(jobAttrs(p), "newer", shortSHA(j.HeadSHA))...)
 			if oldest == "" {
 				oldest = p.Before
 			}
@@ -126,6 +126,20 @@ func (q *Queue) Enqueue(j Job) bool {
 		q.cond.Signal()
 	}
 	return true
+}
+
+// Holds says whether a job of j's kind for j's lane and head is running
+// or waiting here: the resync leaves such work alone, and takes over work
+// whose check runs were left in progress by a replica that died.
+func (q *Queue) Holds(j Job) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	l := q.lanes[j.Lane()]
+	if l == nil {
+		return false
+	}
+	same := func(p Job) bool { return p.Kind == j.Kind && p.HeadSHA == j.HeadSHA }
+	return (l.active != nil && same(*l.active)) || slices.ContainsFunc(l.pending, same)
 }
 
 // next blocks until a lane is ready, marks its first job active and
@@ -174,9 +188,9 @@ func (q *Queue) work() {
 		err := q.run(ctx, j)
 		switch {
 		case err != nil && context.Cause(ctx) != nil && ctx.Err() != nil:
-			q.log.Info("job stopped", "lane", key, "kind", j.Kind, "head", j.HeadSHA, "cause", context.Cause(ctx))
+			q.log.Info("job stopped", append(jobAttrs(j), "cause", context.Cause(ctx))...)
 		case err != nil:
-			q.log.Error("job failed", "lane", key, "kind", j.Kind, "head", j.HeadSHA, "err", err)
+			q.log.Error("job failed", append(jobAttrs(j), "err", err)...)
 		}
 		q.finish(key)
 	}

@@ -138,6 +138,8 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.pipe.Notify = notifier
 	s.metrics = NewMetrics(s.queue.Waiting, app.Transport().Remaining)
 	s.metrics.notifications(notifier)
+	s.pipe.LockWaits = newLockWaits()
+	s.metrics.Registry.MustRegister(s.pipe.LockWaits.Waits, s.pipe.LockWaits.Seconds, s.pipe.LockWaits.Waiting)
 	s.delivery = &deliveryStats{s: s}
 	s.metrics.Registry.MustRegister(s.delivery)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
@@ -179,8 +181,9 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 	case JobDriftPRClose:
 		return s.driftPRClosed(ctx, j)
 	case JobPRClosed:
+		s.pipe.LockWaits.closed(j)
 		if j.Merged {
-			s.log.Info("merged: the locks stay until its push is applied", "lane", j.Lane())
+			s.log.Info("merged: the locks stay until its push is applied", jobAttrs(j)...)
 			return nil
 		}
 		if s.closedDriftPR(ctx, j) {

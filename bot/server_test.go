@@ -102,7 +102,7 @@ func serve(t testing.TB, e *e2e, serverYAML string) *live {
 	if testing.Verbose() {
 		logOut = io.MultiWriter(logs, os.Stderr)
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})) // as gantry serve logs
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := NewServer(ctx, cfg, ServerOptions{Log: log, CacheDir: t.TempDir(), Workers: 4})
 	if err != nil {

@@ -104,14 +104,23 @@ func (h *Webhook) init() {
 	})
 }
 
-// headerExcerpt quotes at most the first 64 bytes of an unauthenticated
-// header for a log line.
+// headerExcerpt is at most the first 64 bytes of an unauthenticated
+// header for a log line, quoted when it holds anything but printable
+// ASCII.
 func headerExcerpt(v string) string {
 	const max = 64
+	cut := ""
 	if len(v) > max {
-		return strconv.QuoteToASCII(v[:max]) + "…"
+		v, cut = v[:max], "…"
 	}
-	return strconv.QuoteToASCII(v)
+	for _, r := range v {
+		if r < 0x20 || r > 0x7e {
+			// Not a plain token: shown quoted, so it cannot pass for
+			// another field or line.
+			return strconv.QuoteToASCII(v) + cut
+		}
+	}
+	return v + cut
 }
 
 func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -186,13 +195,13 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.Job.DeliveryID = delivery
 	d.Job.Received = time.Now()
 	if !h.Enqueue(*d.Job) {
-		log.Info("job not queued (the same job is waiting, or shutting down)", "lane", d.Job.Lane(), "kind", d.Job.Kind)
+		log.Info("job not queued (the same job is waiting, or shutting down)", jobAttrs(withoutDelivery(*d.Job))...)
 		h.Observe(label, outcomeRefused)
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "not queued: %s for %s is already waiting, or gantry is shutting down\n", d.Job.Kind, d.Job.Lane())
 		return
 	}
-	log.Info("job queued", "lane", d.Job.Lane(), "kind", d.Job.Kind, "head", d.Job.HeadSHA)
+	log.Info("job queued", jobAttrs(withoutDelivery(*d.Job))...)
 	h.Observe(label, outcomeQueued)
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, "queued %s for %s\n", d.Job.Kind, d.Job.Lane())
