@@ -116,6 +116,13 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 	if len(todo) == 0 && len(errs) == 0 {
 		// The merged pull requests' locks are still released.
 		log.Info("nothing to apply: every on-merge app is at this head or untouched since its last apply")
+		if id, ok := j.ResumeChecks[report.CheckApply]; ok {
+			// A run that died left its check in progress after it
+			// recorded its applies: the records hold the results.
+			return run, CompleteCheck(ctx, gh.Checks, j.Owner, j.Repo, id, report.CheckOutput{Name: report.CheckApply,
+				Conclusion: report.Neutral, Title: "the run that started this check stopped",
+				Summary: "Its replica stopped before completing this check. The apply records say every on-merge app's last apply is at this head: the pages show each one's result."})
+		}
 		return run, nil
 	}
 	by := j.Sender

@@ -25,13 +25,24 @@ type commentsAPI interface {
 }
 
 // StartChecks creates the named check runs in_progress on sha and returns
-// their ids by name.
-func StartChecks(ctx context.Context, api checksAPI, owner, repo, sha string, names ...string) (map[string]int64, error) {
+// their ids by name. A run named in resume (left in progress by a run that
+// never ended) is taken over instead: marked in progress again, not
+// duplicated.
+func StartChecks(ctx context.Context, api checksAPI, owner, repo, sha string, resume map[string]int64, names ...string) (map[string]int64, error) {
 	ids := map[string]int64{}
+	out := &github.CheckRunOutput{Title: github.String("in progress"), Summary: github.String("gantry is working on " + shortSHA(sha))}
 	for _, name := range names {
+		if id, ok := resume[name]; ok {
+			if _, _, err := api.UpdateCheckRun(ctx, owner, repo, id, github.UpdateCheckRunOptions{
+				Name: name, Status: github.String("in_progress"), Output: out,
+			}); err == nil {
+				ids[name] = id
+				continue
+			}
+			// Gone or not ours to update: a new run replaces it.
+		}
 		cr, _, err := api.CreateCheckRun(ctx, owner, repo, github.CreateCheckRunOptions{
-			Name: name, HeadSHA: sha, Status: github.String("in_progress"),
-			Output: &github.CheckRunOutput{Title: github.String("in progress"), Summary: github.String("gantry is working on " + shortSHA(sha))},
+			Name: name, HeadSHA: sha, Status: github.String("in_progress"), Output: out,
 		})
 		if err != nil {
 			return ids, fmt.Errorf("create check run %s on %s: %w", name, shortSHA(sha), err)

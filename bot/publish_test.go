@@ -122,7 +122,7 @@ func TestPublishCommentIgnoresUnsealedParts(t *testing.T) {
 func TestChecksWithManyAnnotations(t *testing.T) {
 	f := newBotFixture(t)
 	ctx := context.Background()
-	ids, err := StartChecks(ctx, f.gh.Checks, "acme", "ops", f.head, report.CheckDiff, report.CheckPolicy)
+	ids, err := StartChecks(ctx, f.gh.Checks, "acme", "ops", f.head, nil, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
 		t.Fatal(err)
 	}

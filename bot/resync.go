@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/gantryops/gantry/bot/report"
 )
 
 // resyncLoop runs resync at start, so work missed while gantry was down
@@ -107,13 +110,19 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 			if d.Job == nil {
 				continue // drafts and forks, as configured
 			}
-			runs, _, err := gh.Checks.ListCheckRunsForRef(ctx, owner, name, pr.GetHead().GetSHA(),
-				&github.ListCheckRunsOptions{CheckName: github.String("gantry/diff")})
+			found, stale, err := s.ownChecks(ctx, gh, owner, name, pr.GetHead().GetSHA(), report.CheckDiff, report.CheckPolicy)
 			if err != nil {
 				return fmt.Errorf("resync: check runs of %s/%s#%d: %w", owner, name, pr.GetNumber(), err)
 			}
-			if runs.GetTotal() == 0 {
-				s.log.Info("resync: planning a pull request without a gantry check", "lane", d.Job.Lane(), "head", shortSHA(d.Job.HeadSHA))
+			switch {
+			case !found:
+				s.log.Info("resync: planning a pull request without a gantry check", jobAttrs(*d.Job)...)
+				s.queue.Enqueue(*d.Job)
+			case len(stale) > 0 && !s.queue.Holds(*d.Job):
+				// Its run died with its replica (killed, or the leader
+				// lost): the plan starts again and completes those runs.
+				s.log.Info("resync: taking over a plan left in progress", jobAttrs(*d.Job)...)
+				d.Job.ResumeChecks = stale
 				s.queue.Enqueue(*d.Job)
 			}
 		}
@@ -130,10 +139,43 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 	if err != nil {
 		return fmt.Errorf("resync: branch %s of %s/%s: %w", branch, owner, name, err)
 	}
-	s.queue.Enqueue(Job{Kind: JobApply, InstallationID: id, Owner: owner, Repo: name, HeadSHA: b.GetCommit().GetSHA(), BaseRef: branch})
+	apply := Job{Kind: JobApply, InstallationID: id, Owner: owner, Repo: name, HeadSHA: b.GetCommit().GetSHA(), BaseRef: branch}
+	if !s.queue.Holds(apply) {
+		_, stale, err := s.ownChecks(ctx, gh, owner, name, apply.HeadSHA, report.CheckApply)
+		if err != nil {
+			return fmt.Errorf("resync: check runs of %s/%s@%s: %w", owner, name, branch, err)
+		}
+		apply.ResumeChecks = stale
+	}
+	s.queue.Enqueue(apply)
 	// The full comparison behind the watches: drift that happened while
 	// gantry was down, or whose event was missed. It runs after the apply
 	// in the branch's lane, and compares only apps applied at the head.
 	s.queue.Enqueue(Job{Kind: JobDrift, InstallationID: id, Owner: owner, Repo: name, BaseRef: branch})
 	return nil
+}
+
+// ownChecks reads the latest check runs of this App named names on sha:
+// found says one exists, stale holds by name those not completed. A run
+// of another App with the same name is not gantry's and counts for
+// nothing.
+func (s *Server) ownChecks(ctx context.Context, gh *github.Client, owner, repo, sha string, names ...string) (found bool, stale map[string]int64, err error) {
+	runs, _, err := gh.Checks.ListCheckRunsForRef(ctx, owner, repo, sha, &github.ListCheckRunsOptions{Filter: github.String("latest"),
+		ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		return false, nil, err
+	}
+	for _, r := range runs.CheckRuns {
+		if !slices.Contains(names, r.GetName()) || r.GetApp().GetID() != s.cfg.GitHub.AppID {
+			continue
+		}
+		found = true
+		if r.GetStatus() != "completed" {
+			if stale == nil {
+				stale = map[string]int64{}
+			}
+			stale[r.GetName()] = r.GetID()
+		}
+	}
+	return found, stale, nil
 }

@@ -54,6 +54,11 @@ type Job struct {
 	// pull_request event, or resync's listing) and the server's draft and
 	// fork filters passed; other plans read it and check them first.
 	PRFiltered bool
+	// ResumeChecks are check runs, by name, that a run which never ended
+	// (its replica was killed) left in progress on this head: the job
+	// completes them instead of creating new ones, so each head keeps one
+	// run per check.
+	ResumeChecks map[string]int64
 }
 
 // Lane is the serial lane of the job: per pull request, per pushed branch,

@@ -1,0 +1,60 @@
+package bot
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/fixtures/githubsim"
+)
+
+// TestResyncTakesOverAPlanLeftInProgress: a replica that died mid-plan
+// leaves its check runs in progress and maybe half its comment. The
+// resync plans that head again and completes those same runs: one run
+// per check on the head, none left in progress, the comment whole.
+func TestResyncTakesOverAPlanLeftInProgress(t *testing.T) {
+	ctx := context.Background()
+	l := startServer(t, baseFiles, "")
+	waitFor(t, "the start's resync", func() bool {
+		select {
+		case <-l.srv.resynced:
+			return true
+		default:
+			return false
+		}
+	})
+	l.sim.SetWebhook("", "") // the delivery went to the replica that died
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := StartChecks(ctx, l.gh(t).Checks, "acme", "ops", head, nil, report.CheckDiff, report.CheckPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.drain(t)
+	runs := l.sim.CheckRuns("acme", "ops", head)
+	if len(runs) != 2 {
+		t.Fatalf("%d check runs on the head, want the 2 left in progress, taken over: %+v", len(runs), runs)
+	}
+	for _, r := range runs {
+		if r.ID != left[r.Name] || r.Status != "completed" || r.Conclusion != "success" {
+			t.Errorf("%s: id %d (left %d) %s %s", r.Name, r.ID, left[r.Name], r.Status, r.Conclusion)
+		}
+	}
+	if !l.botSays(pr, "web-config") {
+		t.Errorf("no plan comment on #%d", pr)
+	}
+	// A second resync finds the head done: nothing runs again.
+	if err := l.srv.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.drain(t)
+	if n := len(l.sim.CheckRuns("acme", "ops", head)); n != 2 {
+		t.Errorf("%d check runs after another resync, want 2", n)
+	}
+}
