@@ -26,6 +26,7 @@ type compiledSet struct {
 	packages    []*pkgQuery
 	templates   map[string]*template
 	constraints []*constraint
+	unevaluated []Unevaluated
 }
 
 // Load reads, compiles and prepares the policy sets with DefaultOptions.
@@ -70,7 +71,7 @@ func loadSet(ctx context.Context, src Source) (*compiledSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load data of policy set %q: %w", src.Name, err)
 	}
-	s := &compiledSet{src: src}
+	s := &compiledSet{src: src, unevaluated: unevaluated(src, f.modules)}
 	if s.packages, err = packageQueries(ctx, src, c, store); err != nil {
 		return nil, fmt.Errorf("load policy set %q: %w", src.Name, err)
 	}
@@ -78,6 +79,17 @@ func loadSet(ctx context.Context, src Source) (*compiledSet, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Unevaluated returns the policy files whose conftest rules never fire
+// because their package is not among their set's namespaces, in set and
+// file order. They do not fail a load; callers show them as warnings.
+func (e *Engine) Unevaluated() []Unevaluated {
+	var out []Unevaluated
+	for _, s := range e.sets {
+		out = append(out, s.unevaluated...)
+	}
+	return out
 }
 
 // compileModules compiles a set's modules with its trust's restrictions.

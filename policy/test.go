@@ -22,6 +22,10 @@ type TestOptions struct {
 	// Run is a regular expression selecting tests by name, like opa test
 	// --run. Default: all.
 	Run string
+	// Unevaluated, when set, is called with each policy file whose rules
+	// never fire in an evaluation (see Engine.Unevaluated): its tests may
+	// pass while the policy judges nothing.
+	Unevaluated func(Unevaluated)
 }
 
 // TestOutcome is how a test ended.
@@ -81,6 +85,11 @@ func runSetTests(ctx context.Context, src Source, opts TestOptions) ([]TestResul
 	f, err := readSource(src)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Unevaluated != nil {
+		for _, u := range unevaluated(src, f.modules) {
+			opts.Unevaluated(u)
+		}
 	}
 	modules := maps.Clone(f.modules)
 	maps.Copy(modules, f.tests)

@@ -162,6 +162,90 @@ func TestRenderErrors(t *testing.T) {
 			want: []wantErr{{"k/kustomization.yaml", 0, "kustomize build k: ", nil}},
 		},
 		{
+			name: "kustomize base's missing file: the base's kustomization and line, not a remote base",
+			files: map[string]string{
+				"overlay/kustomization.yaml": "resources:\n  - ../base\n",
+				"base/kustomization.yaml":    "resources:\n  - deploy.yaml\n  - missing.yaml\n",
+				"base/deploy.yaml":           deploy,
+			},
+			app:  config.App{Name: "t", Path: "overlay"},
+			want: []wantErr{{"base/kustomization.yaml", 3, `resources entry "missing.yaml" does not exist in the repository`, ErrInvalid}},
+		},
+		{
+			name: "kustomize base directory that does not exist",
+			files: map[string]string{
+				"overlay/kustomization.yaml": "resources:\n  - ../nobase\n",
+			},
+			app:  config.App{Name: "t", Path: "overlay"},
+			want: []wantErr{{"overlay/kustomization.yaml", 2, `resources entry "../nobase" does not exist in the repository`, ErrInvalid}},
+		},
+		{
+			name: "kustomize patch file that does not exist: the kustomization's line, not kustomize's output",
+			files: map[string]string{
+				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatches:\n  - path: nope.yaml\n",
+				"k/deploy.yaml":        deploy,
+			},
+			app:  config.App{Name: "t", Path: "k"},
+			want: []wantErr{{"k/kustomization.yaml", 4, `patches path entry "nope.yaml" does not exist in the repository`, ErrInvalid}},
+		},
+		{
+			name: "kustomize strategic-merge patch file that does not exist",
+			files: map[string]string{
+				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatchesStrategicMerge:\n  - nope.yaml\n",
+				"k/deploy.yaml":        deploy,
+			},
+			app:  config.App{Name: "t", Path: "k"},
+			want: []wantErr{{"k/kustomization.yaml", 4, `patchesStrategicMerge entry "nope.yaml" does not exist`, ErrInvalid}},
+		},
+		{
+			name: "kustomize patch written as a bare file name",
+			files: map[string]string{
+				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatches:\n  - nope.yaml\n",
+				"k/deploy.yaml":        deploy,
+			},
+			app:  config.App{Name: "t", Path: "k"},
+			want: []wantErr{{"k/kustomization.yaml", 4, `patches entry "nope.yaml" is a string, not an item: name a file with "- path: nope.yaml", and k/nope.yaml does not exist`, ErrInvalid}},
+		},
+		{
+			name: "kustomize patch file named under patch: instead of path:",
+			files: map[string]string{
+				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatches:\n  - target: {kind: Deployment}\n    patch: nope.yaml\n",
+				"k/deploy.yaml":        deploy,
+			},
+			app:  config.App{Name: "t", Path: "k"},
+			want: []wantErr{{"k/kustomization.yaml", 5, `name a file with "path: nope.yaml" (k/nope.yaml does not exist in the repository either)`, ErrInvalid}},
+		},
+		{
+			name: "kustomize's own multi-line error comes out on one line",
+			files: map[string]string{
+				"k/kustomization.yaml": "resources:\n  - deploy.yaml\npatches:\n  - patch: |\n      just some text\n      more text\n",
+				"k/deploy.yaml":        deploy,
+			},
+			app:  config.App{Name: "t", Path: "k"},
+			want: []wantErr{{"k/kustomization.yaml", 0, "unable to parse SM or JSON patch", nil}},
+		},
+		{
+			name: "helm values file that does not exist: its .gantry.yaml line, relative to the chart",
+			files: map[string]string{
+				".gantry.yaml":            "version: 1\napps:\n  - name: other\n    path: chart\n  - name: t\n    path: chart\n    helm:\n      values:\n        - prod.yaml\n        - missing.yaml\n",
+				"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+				"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+				"chart/prod.yaml":         "a: 1\n",
+			},
+			app:  config.App{Name: "t", Path: "chart", Helm: &config.Helm{Values: []string{"prod.yaml", "missing.yaml"}}},
+			want: []wantErr{{".gantry.yaml", 10, `helm.values entry "missing.yaml": chart/missing.yaml does not exist; values files are relative to the chart directory chart`, ErrInvalid}},
+		},
+		{
+			name: "helm values file leading outside: its .gantry.yaml line",
+			files: map[string]string{
+				".gantry.yaml":            "version: 1\napps:\n  - name: t\n    path: chart\n    helm:\n      values: [../../x.yaml]\n",
+				"chart/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+				"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+			},
+			app:  config.App{Name: "t", Path: "chart", Helm: &config.Helm{Values: []string{"../../x.yaml"}}},
+			want: []wantErr{{".gantry.yaml", 6, "leads outside the repository", ErrOutsideRepo}},
+		},
+		{
 			name: "patch without a target object",
 			files: map[string]string{
 				"app/a.yaml":         deploy,
@@ -176,6 +260,11 @@ func TestRenderErrors(t *testing.T) {
 			root := writeFiles(t, tt.files)
 			_, _, err := Render(t.Context(), root, tt.app)
 			checkErrors(t, tt.app.Name, err, tt.want)
+			for _, e := range AsErrors(err) {
+				if strings.Contains(e.Msg, "\n") {
+					t.Errorf("error is more than one line: %q", e.Msg)
+				}
+			}
 			if err != nil && strings.Contains(err.Error(), root) {
 				t.Errorf("error shows the checkout's absolute path: %v", err)
 			}
@@ -191,5 +280,37 @@ func TestErrorFormat(t *testing.T) {
 	joined := errors.Join(e, &Error{App: "web", Msg: "x"})
 	if diff := cmp.Diff(2, len(AsErrors(joined))); diff != "" {
 		t.Errorf("AsErrors (-want +got):\n%s", diff)
+	}
+}
+
+// TestMissingLocalIsNotRemote keeps the two refusals apart: a local entry
+// that is missing is never reported as remote, and a remote one always is.
+func TestMissingLocalIsNotRemote(t *testing.T) {
+	tests := []struct {
+		ref    string
+		remote bool
+	}{
+		{"missing.yaml", false},
+		{"missing/", false},
+		{"./sub/missing.yaml", false},
+		{"https://github.com/x/y", true},
+		{"github.com/x/y", true},
+		{"git@github.com:x/y.git", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			root := writeFiles(t, map[string]string{"k/kustomization.yaml": "resources:\n  - " + tt.ref + "\n"})
+			_, _, err := Render(t.Context(), root, config.App{Name: "t", Path: "k"})
+			if got := errors.Is(err, ErrRemote); got != tt.remote {
+				t.Fatalf("errors.Is(err, ErrRemote) = %v, want %v: %v", got, tt.remote, err)
+			}
+			want := "is remote"
+			if !tt.remote {
+				want = "does not exist in the repository"
+			}
+			if msg := err.Error(); !strings.Contains(msg, "k/kustomization.yaml:2: resources entry") || !strings.Contains(msg, want) {
+				t.Errorf("error = %v, want the kustomization's line 2 and %q", err, want)
+			}
+		})
 	}
 }

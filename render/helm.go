@@ -54,7 +54,7 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if errs := checkVendored(fsys, chartFile, chrt); len(errs) > 0 {
 		return nil, errs
 	}
-	vals, errs := helmValues(fsys, dir, h)
+	vals, errs := helmValues(fsys, app.Name, dir, h)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -67,7 +67,11 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	}
 	kv, err := chartutil.ParseKubeVersion(kubeVersion)
 	if err != nil {
-		return nil, []error{fileError(config.RepoFileName, 0, ErrInvalid, "app %s: helm kubeVersion %q: %v", app.Name, kubeVersion, err)}
+		if h.KubeVersion == "" {
+			return nil, []error{fileError("", 0, ErrInvalid, "helm kubeVersion %s (the target cluster's): %v", excerpt.Quote(kubeVersion), err)}
+		}
+		line := gantryKeyLine(fsys, app.Name, "", "helm", "kubeVersion")
+		return nil, []error{fileError(config.RepoFileName, line, ErrInvalid, "helm.kubeVersion %s: %v", excerpt.Quote(kubeVersion), err)}
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = *kv
@@ -343,17 +347,25 @@ func dependencyLine(fsys *repoFS, chartFile, name string) int {
 }
 
 // helmValues merges the app's values files (relative to the chart
-// directory, read strictly) in order, then its set values.
-func helmValues(fsys *repoFS, dir string, h *config.Helm) (map[string]any, []error) {
+// directory, read strictly) in order, then its set values. A values file
+// that is missing or leads outside is reported on its .gantry.yaml line,
+// where the fix is.
+func helmValues(fsys *repoFS, app, dir string, h *config.Helm) (map[string]any, []error) {
 	vals := map[string]any{}
 	var errs []error
-	for _, v := range h.Values {
+	for i, v := range h.Values {
 		file := pathJoin(dir, v)
 		if strings.HasPrefix(file, "../") || file == ".." || path.IsAbs(v) {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "helm values file %s leads outside the repository", excerpt.Quote(v)))
+			errs = append(errs, fileError(config.RepoFileName, gantryItemLine(fsys, app, i, "helm", "values"), ErrOutsideRepo,
+				"helm.values entry %s leads outside the repository: values files are relative to the chart directory %s", excerpt.Quote(v), dir))
 			continue
 		}
 		data, err := fsys.ReadFile(file)
+		if isNotExist(err) {
+			errs = append(errs, fileError(config.RepoFileName, gantryItemLine(fsys, app, i, "helm", "values"), ErrInvalid,
+				"helm.values entry %s: %s does not exist; values files are relative to the chart directory %s", excerpt.Quote(v), file, dir))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, locate(err, file, "read values file: %v", err))
 			continue
@@ -376,7 +388,7 @@ func helmValues(fsys *repoFS, dir string, h *config.Helm) (map[string]any, []err
 	sort.Strings(keys)
 	for _, k := range keys {
 		if err := strvals.ParseInto(k+"="+h.Set[k], vals); err != nil {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrInvalid, "helm set %s: %v", k, err))
+			errs = append(errs, fileError(config.RepoFileName, gantryKeyLine(fsys, app, k, "helm", "set"), ErrInvalid, "helm.set %s: %v", excerpt.Quote(k), err))
 		}
 	}
 	return vals, errs

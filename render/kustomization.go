@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -141,8 +142,15 @@ func checkKustomization(f *repoFS, kfile string, data []byte) kustCheck {
 			}
 		case itemPaths:
 			for _, item := range seqItems(v) {
+				if item.Kind == yaml.ScalarNode {
+					c.patchAsString(f, kfile, dir, k.Value, item)
+					continue
+				}
 				if p := mapValue(item, "path"); p != nil {
 					c.file(f, kfile, dir, k.Value+" path", p)
+				}
+				if p := mapValue(item, "patch"); p != nil && k.Value == "patches" {
+					c.patchAsFileName(f, kfile, dir, p)
 				}
 			}
 		case generatorSources:
@@ -158,6 +166,41 @@ func checkKustomization(f *repoFS, kfile string, data []byte) kustCheck {
 		}
 	}
 	return c
+}
+
+// patchAsString refuses an item of patches, patchesJson6902 or
+// replacements written as a bare string: Kustomize wants an item, and its
+// own error ("cannot unmarshal string into … types.Patch") names neither
+// line nor fix. The message says whether the file exists, so that a
+// missing patch file is reported as missing.
+func (c *kustCheck) patchAsString(f *repoFS, kfile, dir, key string, e *yaml.Node) {
+	msg := fmt.Sprintf("%s entry %s is a string, not an item: name a file with \"- path: %s\"", key, excerpt.Quote(e.Value), excerpt.Short(e.Value))
+	if looksLikeFileName(e.Value) && !f.fs.Exists(pathJoin(dir, e.Value)) {
+		msg += fmt.Sprintf(", and %s does not exist in the repository", pathJoin(dir, e.Value))
+	}
+	c.errs = append(c.errs, fileError(kfile, e.Line, ErrInvalid, "%s", msg))
+}
+
+// patchAsFileName refuses a patches item whose inline patch is one line
+// that cannot be a patch (no key, no list): a file name written under
+// patch: instead of path:. Kustomize would print the item back over
+// several lines and "unable to parse SM or JSON patch".
+func (c *kustCheck) patchAsFileName(f *repoFS, kfile, dir string, p *yaml.Node) {
+	if p.Kind != yaml.ScalarNode || !looksLikeFileName(p.Value) {
+		return
+	}
+	msg := fmt.Sprintf("patches entry's patch %s is inline patch text, and a file name is not a patch: name a file with \"path: %s\"", excerpt.Quote(p.Value), excerpt.Short(p.Value))
+	if !f.fs.Exists(pathJoin(dir, p.Value)) {
+		msg += fmt.Sprintf(" (%s does not exist in the repository either)", pathJoin(dir, p.Value))
+	}
+	c.errs = append(c.errs, fileError(kfile, p.Line, ErrInvalid, "%s", msg))
+}
+
+// looksLikeFileName reports a one-line value with no key or list in it,
+// which cannot be an inline patch and is a plain local path.
+func looksLikeFileName(v string) bool {
+	v = strings.TrimSpace(v)
+	return v != "" && !strings.ContainsAny(v, "\n:{}[]") && remoteLooking(v) == ""
 }
 
 // generatorFiles returns the nodes naming files in a configMapGenerator or

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // renderKustomize builds the app's kustomization through krusty on the
@@ -39,7 +40,7 @@ func renderKustomize(ctx context.Context, fsys *repoFS, app config.App) ([]rende
 			}
 			err = v
 		}
-		return nil, []error{fileError(kfile, 0, err, "kustomize build %s: %v", dir, err)}
+		return nil, []error{fileError(kfile, 0, err, "kustomize build %s: %s", dir, oneLine(err.Error()))}
 	}
 	lines := &lineFinder{fsys: fsys, files: deps.Files, dirs: deps.Dirs}
 	var out []rendered
@@ -190,6 +191,14 @@ func (l *lineFinder) kustomization(file string) *yaml.Node {
 		l.nodes[file] = root
 	}
 	return root
+}
+
+// oneLine folds a library's message onto one line, its quoted values cut
+// (Kustomize quotes whole kustomization items back across several lines),
+// so that a render error stays one line of the CLI's output and of an
+// annotation.
+func oneLine(msg string) string {
+	return excerpt.Clip(strings.Join(strings.Fields(msg), " "))
 }
 
 // decodeJSONObject decodes a JSON object into an Unstructured with

@@ -56,7 +56,7 @@ func applyPatches(fsys *repoFS, app config.App, ns string, objs []rendered, scop
 	if len(app.Patches) == 0 {
 		return objs, nil
 	}
-	docs, errs := readPatches(fsys, app.Patches)
+	docs, errs := readPatches(fsys, app.Name, app.Patches)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -111,13 +111,13 @@ func findTarget(objs []rendered, t patchTarget) int {
 }
 
 // readPatches reads every patch document of the app's patch entries.
-func readPatches(fsys *repoFS, entries []string) ([]patchDoc, []error) {
+func readPatches(fsys *repoFS, app string, entries []string) ([]patchDoc, []error) {
 	var docs []patchDoc
 	var errs []error
-	for _, e := range entries {
+	for i, e := range entries {
 		entry := pathJoin(e)
 		if strings.HasPrefix(entry, "../") || entry == ".." || path.IsAbs(entry) {
-			errs = append(errs, fileError(config.RepoFileName, 0, ErrOutsideRepo, "patches entry %s leads outside the repository", excerpt.Quote(e)))
+			errs = append(errs, fileError(config.RepoFileName, gantryItemLine(fsys, app, i, "patches"), ErrOutsideRepo, "patches entry %s leads outside the repository", excerpt.Quote(e)))
 			continue
 		}
 		real, err := fsys.resolve(entry)

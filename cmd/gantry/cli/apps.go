@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -22,6 +23,9 @@ func loadApps(dir string, names []string) ([]config.App, error) {
 	repo, err := config.LoadRepo(dir, nil)
 	if err != nil {
 		return nil, err
+	}
+	if len(repo.Apps) == 0 {
+		return nil, noApps(dir, repo)
 	}
 	if len(names) == 0 {
 		return repo.Apps, nil
@@ -42,6 +46,22 @@ func loadApps(dir string, names []string) ([]config.App, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// noApps says that a repository holds no apps, where gantry looked and
+// how to give it some, rather than rendering nothing and succeeding.
+func noApps(dir string, repo *config.Repo) error {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	file := filepath.Join(dir, config.RepoFileName)
+	if !repo.Discovered {
+		return fmt.Errorf("no apps in %s: %s lists none; add apps: with a name and path for each", dir, file)
+	}
+	return fmt.Errorf("no apps in %s: there is no %s, and discovery found none "+
+		"(it takes every directory with a kustomization or a Chart.yaml, and each subdirectory of %s holding manifests); "+
+		"write a %s listing the apps, or give the repository's root with --repo",
+		dir, config.RepoFileName, strings.Join(config.DefaultDiscoveryRoots, "/ or ")+"/", config.RepoFileName)
 }
 
 // renderRepo loads the apps rf names and renders them, printing every

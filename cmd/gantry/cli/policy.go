@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -23,10 +24,28 @@ func (f *policyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noRepo, "no-repo-policies", false, "leave out the policies .gantry.yaml lists")
 }
 
-func (f *policyFlags) sources(repoDir string) ([]policy.Source, error) {
+// sources returns the policy sets: each --policy directory, then the
+// repository's policies.paths. A directory given twice, by any spelling
+// (./p, p/, a symbolic link to it), is one set, or its tests would run and
+// its findings count twice; the first spelling wins, so a directory given
+// with --policy stays trusted. Each dropped duplicate is noted on w.
+func (f *policyFlags) sources(repoDir string, w io.Writer) ([]policy.Source, error) {
 	var out []policy.Source
-	for i, d := range f.dirs {
-		out = append(out, policy.Source{Name: fmt.Sprintf("policy-%d", i+1), Dir: d, Prefix: filepath.Clean(d), Trust: policy.Trusted, Namespaces: []string{"*"}})
+	seen := map[string]string{} // directory key -> how it was given first
+	dup := func(dir, given string) bool {
+		k := dirKey(dir)
+		if first, ok := seen[k]; ok {
+			fmt.Fprintf(w, "gantry: note: %s is the same directory as %s: its policies are loaded once, as %s\n", given, first, first)
+			return true
+		}
+		seen[k] = given
+		return false
+	}
+	for _, d := range f.dirs {
+		if dup(d, "--policy "+d) {
+			continue
+		}
+		out = append(out, policy.Source{Name: fmt.Sprintf("policy-%d", len(out)+1), Dir: d, Prefix: filepath.Clean(d), Trust: policy.Trusted, Namespaces: []string{"*"}})
 	}
 	if f.noRepo {
 		return out, nil
@@ -35,7 +54,10 @@ func (f *policyFlags) sources(repoDir string) ([]policy.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range repo.Policies.Paths {
+	for i, p := range repo.Policies.Paths {
+		if dup(filepath.Join(repoDir, filepath.FromSlash(p)), fmt.Sprintf("policies.paths[%d] %s in %s", i, p, config.RepoFileName)) {
+			continue
+		}
 		src, err := policy.RepoSource(repoDir, p, repo.Policies.Namespaces)
 		if err != nil {
 			return nil, err
@@ -46,6 +68,27 @@ func (f *policyFlags) sources(repoDir string) ([]policy.Source, error) {
 		return nil, fmt.Errorf("no policies: give --policy DIR or list policies.paths in %s", filepath.Join(repoDir, config.RepoFileName))
 	}
 	return out, nil
+}
+
+// dirKey is the same for every spelling of one directory: absolute,
+// cleaned, and with symbolic links resolved when it exists.
+func dirKey(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.Clean(dir)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
+}
+
+// warnUnevaluated prints each policy file whose rules never fire, because
+// its package is not among the namespaces its set evaluates.
+func warnUnevaluated(w io.Writer, us []policy.Unevaluated) {
+	for _, u := range us {
+		fmt.Fprintf(w, "gantry: warning: %s\n", u)
+	}
 }
 
 func newPolicyCmd() *cobra.Command {
@@ -65,7 +108,7 @@ the file and line that produced it.`,
 			if output != "text" && output != "json" {
 				return exitWith(ExitError, fmt.Errorf("-o %q: want text or json", output))
 			}
-			sources, err := pf.sources(rf.repo)
+			sources, err := pf.sources(rf.repo, cmd.ErrOrStderr())
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
@@ -73,6 +116,7 @@ the file and line that produced it.`,
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
+			warnUnevaluated(cmd.ErrOrStderr(), engine.Unevaluated())
 			rs, renderFailed, err := renderRepo(cmd, rf)
 			if err != nil {
 				return exitWith(ExitError, err)
@@ -119,11 +163,13 @@ func newPolicyTestCmd() *cobra.Command {
 		Short: "Run the policies' own _test.rego tests, like opa test (exit 1 when one fails)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sources, err := pf.sources(repoDir)
+			sources, err := pf.sources(repoDir, cmd.ErrOrStderr())
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
-			results, err := policy.RunTests(cmd.Context(), sources, policy.TestOptions{Run: run})
+			results, err := policy.RunTests(cmd.Context(), sources, policy.TestOptions{Run: run, Unevaluated: func(u policy.Unevaluated) {
+				warnUnevaluated(cmd.ErrOrStderr(), []policy.Unevaluated{u})
+			}})
 			if err != nil {
 				return exitWith(ExitError, err)
 			}

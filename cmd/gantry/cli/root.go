@@ -84,6 +84,7 @@ hand; 'gantry serve' runs the GitHub App.`,
 		newAppManifestCmd(),
 		newVersionCmd(),
 	)
+	documentExitCodes(root)
 	return root
 }
 
