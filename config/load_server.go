@@ -57,6 +57,14 @@ func (s *Server) resolvePaths(dir string) {
 	for i := range s.Policies {
 		abs(&s.Policies[i].Path)
 	}
+	for i := range s.Notifications {
+		if n := &s.Notifications[i]; n.Slack != nil {
+			abs(&n.Slack.URLFile)
+		}
+		if n := &s.Notifications[i]; n.Webhook != nil {
+			abs(&n.Webhook.SecretFile)
+		}
+	}
 }
 
 // readable checks that a file the server needs at start-up is there.

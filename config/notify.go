@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 )
 
@@ -66,15 +65,9 @@ type WebhookTarget struct {
 }
 
 // validateNotifications checks the notifications and completes them:
-// relative file paths are taken from the configuration file's directory,
-// and a notification without events gets all of them.
+// a notification without events gets all of them. Relative file paths
+// were resolved with the others (resolvePaths).
 func validateNotifications(d *decoder, s *Server) {
-	abs := func(p string) string {
-		if p != "" && !filepath.IsAbs(p) {
-			return filepath.Join(filepath.Dir(s.File), p)
-		}
-		return p
-	}
 	for i := range s.Notifications {
 		n := &s.Notifications[i]
 		f := fmt.Sprintf("notifications[%d]", i)
@@ -101,10 +94,8 @@ func validateNotifications(d *decoder, s *Server) {
 		case n.Slack != nil && n.Webhook != nil:
 			d.errAt(f+".webhook", "give either slack or webhook, not both (add another notification for a second target)")
 		case n.Slack != nil:
-			n.Slack.URLFile = abs(n.Slack.URLFile)
 			validateSlackURLFile(d, f+".slack.urlFile", n.Slack.URLFile)
 		default:
-			n.Webhook.SecretFile = abs(n.Webhook.SecretFile)
 			if n.Webhook.URL == "" {
 				d.errAt(f+".webhook.url", "missing")
 			} else if !httpURL(n.Webhook.URL) {

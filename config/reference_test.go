@@ -321,9 +321,8 @@ func loadErrors(err error) []string {
 
 // defaultsRepo and defaultsServer are the least each file must hold, plus
 // one element of each list whose elements get defaults, so that every
-// default the reference writes as a literal can be read back. The
-// notification's secret file is given absolute: ParseServer resolves it
-// from the file name's directory, not from its dir argument.
+// default the reference writes as a literal can be read back. Every file
+// is named relative to dir, as ParseServer resolves them.
 const defaultsRepo = `
 version: 1
 apps:
@@ -334,7 +333,7 @@ const defaultsServer = `
 github: {appID: 1, privateKeyFile: key, webhookSecretFile: secret}
 clusters: [{name: c, kubeconfig: kc}]
 policies: [{name: p, path: pol}]
-notifications: [{webhook: {url: "https://hooks.example/", secretFile: %q}}]
+notifications: [{webhook: {url: "https://hooks.example/", secretFile: secret}}]
 `
 
 // loadDefaults loads the least configuration of each kind, with every
@@ -352,7 +351,7 @@ func loadDefaults(dir string) (map[string]reflect.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := ParseServer("defaults-server", []byte(fmt.Sprintf(defaultsServer, filepath.Join(dir, "secret"))), dir)
+	s, err := ParseServer("defaults-server", []byte(defaultsServer), dir)
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/cluster"
@@ -200,6 +202,57 @@ func TestChartInstallsAndItsPodsRun(t *testing.T) {
 			if !strings.Contains(data, want) {
 				t.Errorf("the server configuration lacks %q:\n%s", want, data)
 			}
+		}
+	}
+}
+
+// TestChartWritesOnlyToItsVolumes: the container's root filesystem is
+// read-only, so every directory gantry serve writes (its cache and work
+// directories, given by --cache-dir, and the temporary directory) must be
+// a writable volume; without --cache-dir it would write under $HOME and
+// fail at start.
+func TestChartWritesOnlyToItsVolumes(t *testing.T) {
+	objs, _, err := render.Render(context.Background(), "../..", chartApp("gantry", map[string]string{"github.appID": "42", "github.existingSecret": "gh"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(d.Spec.Template.Spec.Containers) != 1 {
+		t.Fatalf("containers: %+v", d.Spec.Template.Spec.Containers)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Fatalf("the root filesystem is not read-only: %+v", c.SecurityContext)
+	}
+	emptyDirs := map[string]bool{}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		emptyDirs[v.Name] = v.EmptyDir != nil
+	}
+	writable := map[string]bool{}
+	for _, m := range c.VolumeMounts {
+		if emptyDirs[m.Name] && !m.ReadOnly {
+			writable[m.MountPath] = true
+		}
+	}
+	cacheDir := ""
+	for i, a := range c.Args {
+		if a == "--cache-dir" && i+1 < len(c.Args) {
+			cacheDir = c.Args[i+1]
+		}
+	}
+	if cacheDir == "" {
+		t.Errorf("serve runs without --cache-dir, so it writes under $HOME on a read-only filesystem: args %v", c.Args)
+	}
+	for _, dir := range []string{cacheDir, "/tmp"} {
+		if dir != "" && !writable[dir] {
+			t.Errorf("%s is not a writable volume (writable: %v)", dir, writable)
 		}
 	}
 }
