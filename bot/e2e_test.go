@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"maps"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -359,5 +360,30 @@ func releaseAllLocks(t testing.TB) {
 	sel := cluster.RepositoryLabel + "=" + cluster.RepositoryHash("acme/ops")
 	if err := kube.Client.CoreV1().ConfigMaps("gantry-system").DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: sel}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
+	}
+}
+
+// TestPlanNotesAPolicyPackageNeverEvaluated: a repository policy whose
+// package the configured namespaces never evaluate would pass silently;
+// the plan says so on the policy check (a warning on its package line)
+// and in the comment, without failing the check.
+func TestPlanNotesAPolicyPackageNeverEvaluated(t *testing.T) {
+	files := maps.Clone(baseFiles)
+	files["policy/images.rego"] = "package k8s.images\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tmsg := \"never seen\"\n}\n"
+	e := newE2E(t, files)
+	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	c := e.checks(head)[report.CheckPolicy]
+	if c.Conclusion != "success" || !strings.Contains(c.Summary, "package k8s.images is never evaluated") {
+		t.Errorf("gantry/policy: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	found := false
+	for _, a := range c.Annotations {
+		found = found || (a.Path == "policy/images.rego" && a.StartLine == 1 && a.AnnotationLevel == "warning")
+	}
+	if !found {
+		t.Errorf("no warning annotation on policy/images.rego:1: %+v", c.Annotations)
+	}
+	if s := e.summary(pr); !strings.Contains(s, "**Policy note:** policy/images.rego:1: package k8s.images is never evaluated") {
+		t.Errorf("the comment lacks the note:\n%s", s)
 	}
 }

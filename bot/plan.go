@@ -198,8 +198,9 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
 	}
-	findings, problems := p.judgePolicies(ctx, j, pr, changed, t, base, results)
+	findings, problems, notes := p.judgePolicies(ctx, j, pr, changed, t, base, results, log)
 	rep.PolicyErrors = append(rep.PolicyErrors, problems...)
+	rep.PolicyNotes = append(rep.PolicyNotes, notes...)
 	for _, r := range results {
 		a := r.reportApp()
 		a.Findings = findings[r.app.Name]
@@ -274,12 +275,25 @@ func model(t trees, srv *config.Server) (head, base *config.Repo, err error) {
 
 // judgePolicies evaluates the server's policies and the base branch's
 // over the apps' objects with their planned actions and the pull request,
-// and returns the findings by app and the policies' own problems.
-func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequest, changed []string, t trees, base *config.Repo, results []appResult) (map[string][]report.Finding, []report.Problem) {
-	var problems []report.Problem
+// and returns the findings by app, the policies' own problems, and notes
+// on the repository's policies that never take part (a package its
+// namespaces do not evaluate).
+func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequest, changed []string, t trees, base *config.Repo, results []appResult, log *slog.Logger) (map[string][]report.Finding, []report.Problem, []report.Problem) {
+	var problems, notes []report.Problem
 	engine, err := p.engine(ctx, j, t.base, t.baseSHA, base)
 	if err != nil {
 		problems = append(problems, policyProblems(err)...)
+	}
+	if engine != nil {
+		for _, u := range engine.Unevaluated() {
+			if u.Trust != policy.Repository {
+				// The server's own sets: the operator's to fix, not the
+				// pull request's to read.
+				log.Warn("server policy never evaluated", "set", u.Set, "file", u.File, "package", u.Package)
+				continue
+			}
+			notes = append(notes, report.Problem{Message: u.String(), File: u.File, Line: u.Line})
+		}
 	}
 	in := policy.Input{PR: &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}}
 	for _, l := range pr.Labels {
@@ -290,7 +304,7 @@ func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequ
 	}
 	findings := map[string][]report.Finding{}
 	if engine == nil || len(in.Objects) == 0 {
-		return findings, problems
+		return findings, problems, notes
 	}
 	res, err := engine.Evaluate(ctx, in)
 	if err != nil {
@@ -302,7 +316,7 @@ func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequ
 	for _, f := range res.Findings {
 		findings[f.App] = append(findings[f.App], findingOf(f))
 	}
-	return findings, problems
+	return findings, problems, notes
 }
 
 // lock takes the app's lock for the pull request, or records who has it.

@@ -135,6 +135,12 @@ func PolicyCheck(r Report) CheckOutput {
 			out.Annotations = appendProblem(out.Annotations, "policy error", p)
 		}
 	}
+	for _, p := range r.PolicyNotes {
+		fmt.Fprintf(&b, "**Policy note:** %s\n\n", problemText(&p))
+		if p.File != "" {
+			out.Annotations = append(out.Annotations, Annotation{Path: p.File, Line: max(p.Line, 1), Level: "warning", Title: "policy never evaluated", Message: clip(p.Message)})
+		}
+	}
 	if o := r.Override; o != nil && d > 0 && len(r.PolicyErrors) == 0 {
 		left := r.Uncovered()
 		if left == 0 {

@@ -68,6 +68,13 @@ func TestPolicyCheck(t *testing.T) {
 	if perr.Conclusion != Failure || perr.Title != "policies could not be evaluated: 1 error" || len(perr.Annotations) != 1 || perr.Annotations[0].Path != "policy/x.rego" {
 		t.Errorf("policy error: %+v", perr)
 	}
+	note := Report{PolicyNotes: []Problem{{Message: "policy/images.rego:1: package k8s.images is never evaluated", File: "policy/images.rego", Line: 1}}}
+	if n := PolicyCheck(note); n.Conclusion != Success || len(n.Annotations) != 1 || n.Annotations[0].Level != "warning" || !strings.Contains(n.Summary, "**Policy note:** policy/images.rego:1: package k8s.images") {
+		t.Errorf("policy note: %+v", n)
+	}
+	if c := Comment(note, func(int) string { return "" }); !strings.Contains(c[0], "**Policy note:** policy/images.rego:1") {
+		t.Errorf("the comment lacks the policy note:\n%s", c[0])
+	}
 	if w := PolicyCheck(Report{Apps: []App{{Name: "a", Findings: []Finding{{Severity: "warn", Message: "m"}}}}}); w.Conclusion != Success || w.Title != "1 warning" {
 		t.Errorf("warnings only: %s %q", w.Conclusion, w.Title)
 	}

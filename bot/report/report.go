@@ -37,6 +37,9 @@ type Report struct {
 	// PolicyErrors are policies that did not compile or evaluate; each
 	// fails the policy check.
 	PolicyErrors []Problem
+	// PolicyNotes are warnings about the repository's policies that do
+	// not fail the check: a package its namespaces never evaluate.
+	PolicyNotes []Problem
 	// Override is set when policy denies were approved by a command.
 	Override *Override
 	// RenderTime and DiffTime are wall-clock times of the stages.
@@ -291,6 +294,7 @@ func (r Report) prepared() Report {
 	r = r.Sorted()
 	r.Errors = defangProblems(r.Errors)
 	r.PolicyErrors = defangProblems(r.PolicyErrors)
+	r.PolicyNotes = defangProblems(r.PolicyNotes)
 	removed := make([]Removed, len(r.Removed))
 	for i, rm := range r.Removed {
 		removed[i] = Removed{Name: Defang(rm.Name), Cluster: Defang(rm.Cluster), Objects: rm.Objects, Error: Defang(rm.Error)}
