@@ -62,7 +62,7 @@ var Rules = []Rule{
 	{"no-host-path", "no pod mounts a hostPath volume"},
 	{"probes", "every container of a Deployment or StatefulSet has a readiness and a liveness probe"},
 	{"pdb", "a Deployment, StatefulSet or ReplicaSet with more than one replica has a PodDisruptionBudget selecting its pods"},
-	{"no-nodeport", "no Service is of type NodePort (unless Settings.AllowNodePort)"},
+	{"no-nodeport", "no Service is of type NodePort (unless starterPack.allowNodePort or --starter-allow-nodeport)"},
 	{"no-plain-secret", "no Secret with data or stringData is kept in Git unencrypted"},
 	{"allow-reason", "every entry of the gantry.dev/allow annotation gives a reason"},
 	{"allow-unknown", "the gantry.dev/allow annotation names only the pack's rules (a warning)"},
