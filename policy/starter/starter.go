@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/policy"
 )
 
@@ -29,8 +30,9 @@ func FS() fs.FS {
 	return sub
 }
 
-// SetName is the pack's policy set name, shown in findings.
-const SetName = "starter"
+// SetName is the pack's policy set name, shown in findings; the server
+// configuration reserves it.
+const SetName = config.StarterPackSet
 
 // Package is the Rego package of the pack's rules: a finding's rule is
 // starter.deny, starter.warn or starter.excepted, and its message starts
