@@ -14,27 +14,30 @@ problems contains {"id": "pdb", "msg": msg} if {
 	msg := sprintf("%s %s runs %d replicas and no PodDisruptionBudget in its namespace selects its pods", [input.kind, input.metadata.name, input.spec.replicas])
 }
 
-# pdbs are the PodDisruptionBudgets of the object's namespace: the
-# rendered ones over the live ones (data.inventory).
-pdbs contains pdb if {
+# covered: a PodDisruptionBudget of the object's namespace, rendered or
+# live (data.inventory), selects the pods. The budgets are walked here
+# rather than collected into a set: hashing every budget per evaluation
+# costs more than the match.
+covered(labels) if {
+	some budgets in pdbs_by_version
+	some pdb in budgets
+	selects(object.get(pdb.spec, "selector", {}), labels)
+}
+
+# pdbs_by_version[gv] are the budgets of the object's namespace by name,
+# per policy/* version; objects rendered without a namespace are filed as
+# cluster-scoped.
+pdbs_by_version[gv] := kinds.PodDisruptionBudget if {
 	ns := object.get(input.metadata, "namespace", "")
 	ns != ""
 	some gv, kinds in data.inventory.namespace[ns]
 	startswith(gv, "policy/")
-	some pdb in kinds.PodDisruptionBudget
 }
 
-# Objects rendered without a namespace are filed as cluster-scoped.
-pdbs contains pdb if {
+pdbs_by_version[gv] := kinds.PodDisruptionBudget if {
 	object.get(input.metadata, "namespace", "") == ""
 	some gv, kinds in data.inventory.cluster
 	startswith(gv, "policy/")
-	some pdb in kinds.PodDisruptionBudget
-}
-
-covered(labels) if {
-	some pdb in pdbs
-	selects(object.get(pdb.spec, "selector", {}), labels)
 }
 
 # selects is a label selector's match; policy/v1's empty selector selects
