@@ -18,6 +18,7 @@ import (
 	"github.com/gantryops/gantry/gitrestore"
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
+	"github.com/gantryops/gantry/policy/starter"
 )
 
 // ServerOptions are what `gantry serve` adds to the configuration.
@@ -96,6 +97,13 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	var trusted []policy.Source
 	for _, ps := range cfg.Policies {
 		trusted = append(trusted, policy.Source{Name: ps.Name, Dir: ps.Path, Prefix: ps.Name, Trust: policy.Trusted, Namespaces: ps.Namespaces})
+	}
+	if sp := cfg.StarterPack; sp.Enabled {
+		src, err := starter.Source(starter.Settings{AllowNodePort: sp.AllowNodePort, Exclude: sp.Exclude})
+		if err != nil {
+			return nil, fmt.Errorf("%s: starterPack: %w", cfg.File, err)
+		}
+		trusted = append(trusted, src)
 	}
 	if len(trusted) > 0 {
 		if _, err := policy.Load(ctx, trusted); err != nil {

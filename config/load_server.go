@@ -149,11 +149,25 @@ func validateServer(d *decoder, s *Server) {
 			d.errAt(f+".name", "%q is already the name of another policy set", p.Name)
 		}
 		sets[p.Name] = true
+		if s.StarterPack.Enabled && p.Name == StarterPackSet {
+			d.errAt(f+".name", "%q is the starter pack's set name; choose another", p.Name)
+		}
 		if p.Path == "" {
 			d.errAt(f+".path", "missing")
 		} else {
 			readable(d, f+".path", p.Path, true)
 		}
+	}
+	excluded := map[string]bool{}
+	for i, id := range s.StarterPack.Exclude {
+		f := fmt.Sprintf("starterPack.exclude[%d]", i)
+		switch {
+		case strings.TrimSpace(id) == "":
+			d.errAt(f, "empty: a rule ID such as image-pinned")
+		case excluded[id]:
+			d.errAt(f, "%q is listed twice", id)
+		}
+		excluded[id] = true
 	}
 	commands := make([]string, len(Commands))
 	for i, c := range Commands {

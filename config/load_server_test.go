@@ -71,6 +71,15 @@ func TestParseServerErrors(t *testing.T) {
 			"server.yaml:5:5: repositories[1].match: missing: the repositories this grants to, as owner/name globs",
 			`server.yaml:5:5: repositories[1].clusters: missing: the clusters these repositories may target ("*" for all)`,
 		},
+	}, {
+		name: "starter pack",
+		yaml: good + "clusters: [{name: prod, inCluster: true}]\npolicies:\n  - {name: starter, path: policies}\nstarterPack:\n  enabled: true\n  exclude: [probes, '', probes]\n  allowNodeport: true\n",
+		want: []string{
+			`server.yaml:4:12: policies[0].name: "starter" is the starter pack's set name; choose another`,
+			`server.yaml:7:21: starterPack.exclude[1]: empty: a rule ID such as image-pinned`,
+			`server.yaml:7:25: starterPack.exclude[2]: "probes" is listed twice`,
+			`server.yaml:8:3: starterPack: unknown field "allowNodeport" (did you mean "allowNodePort"?)`,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +119,23 @@ func TestParseServerDefaults(t *testing.T) {
 		ApplyCommand:   ApplyCommand{MergeMethod: "merge"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseServerStarterPack(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"key.pem", "secret"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := ParseServer("s.yaml", []byte("github: {appID: 3, privateKeyFile: key.pem, webhookSecretFile: secret}\nclusters: [{name: only, inCluster: true}]\nstarterPack: {enabled: true, allowNodePort: true, exclude: [probes, pdb]}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := StarterPack{Enabled: true, AllowNodePort: true, Exclude: []string{"probes", "pdb"}}
+	if diff := cmp.Diff(want, s.StarterPack); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -16,6 +16,9 @@ type Server struct {
 	// Policies are the server's trusted policy directories, evaluated for
 	// every repository and never changed by a pull request.
 	Policies []PolicySet `yaml:"policies"`
+	// StarterPack turns on gantry's starter policy pack for every
+	// repository. Default: off.
+	StarterPack StarterPack `yaml:"starterPack"`
 	// Permissions say who may run which command on which apps.
 	Permissions []Permission `yaml:"permissions"`
 	// Repositories grant each repository (or owner, by glob) the clusters,
@@ -91,6 +94,25 @@ type PolicySet struct {
 	// Owners may override this set's denies with
 	// `/gantry approve-policies`: GitHub logins or "@org/team".
 	Owners []string `yaml:"owners"`
+}
+
+// StarterPackSet is the starter pack's policy set name in findings; no
+// server policy set may take it while the pack is on.
+const StarterPackSet = "starter"
+
+// StarterPack configures the starter policy pack shipped in the binary
+// (policy/starter/README.md documents its rules). Its denies belong to a
+// set without owners: waive one per object with the gantry.dev/allow
+// annotation, or, with policyOverrides.allowOwnerless, per pull request.
+type StarterPack struct {
+	// Enabled evaluates the pack beside the server's and the repositories'
+	// policies.
+	Enabled bool `yaml:"enabled"`
+	// AllowNodePort turns the no-nodeport rule off.
+	AllowNodePort bool `yaml:"allowNodePort"`
+	// Exclude lists rule IDs not evaluated at all; an unknown ID fails the
+	// server's start.
+	Exclude []string `yaml:"exclude"`
 }
 
 // Command is a `/gantry` comment command.

@@ -14,10 +14,13 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 )
 
-// conftest's rule names: deny, violation and warn, with _suffix variants.
+// conftest's rule names: deny, violation and warn, with _suffix variants;
+// and gantry's excepted, for a rule's results that an exception with a
+// reason lets through, so they are shown rather than dropped.
 const (
-	failurePattern = `^(deny|violation)(_[a-zA-Z0-9]+)*$`
-	warningPattern = `^warn(_[a-zA-Z0-9]+)*$`
+	failurePattern  = `^(deny|violation)(_[a-zA-Z0-9]+)*$`
+	warningPattern  = `^warn(_[a-zA-Z0-9]+)*$`
+	exceptedPattern = `^excepted(_[a-zA-Z0-9]+)*$`
 )
 
 // nativePackage reports whether a package gets gantry's input document.
@@ -45,7 +48,10 @@ type pkgQuery struct {
 	native    bool
 	rules     []rule
 	exception bool
-	pq        rego.PreparedEvalQuery
+	// usesInventory is set when a module of the package reads
+	// data.inventory, which is then resolved as for Gatekeeper templates.
+	usesInventory bool
+	pq            rego.PreparedEvalQuery
 }
 
 // label names the package in findings and errors.
@@ -66,6 +72,7 @@ func (q *pkgQuery) label() string {
 func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store storage.Store) ([]*pkgQuery, error) {
 	failure := regexp.MustCompile(failurePattern)
 	warning := regexp.MustCompile(warningPattern)
+	excepted := regexp.MustCompile(exceptedPattern)
 	wanted := src.namespaces()
 	all := slices.Contains(wanted, "*")
 
@@ -73,6 +80,7 @@ func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store stor
 		rules     map[string]map[string]bool // rule name -> files
 		single    map[string]bool            // rule names with a non multi-value definition
 		exception bool
+		inventory bool
 	}
 	pkgs := map[string]*pkgInfo{}
 	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
@@ -86,6 +94,7 @@ func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store stor
 			info = &pkgInfo{rules: map[string]map[string]bool{}, single: map[string]bool{}}
 			pkgs[pkg] = info
 		}
+		info.inventory = info.inventory || readsInventory(m)
 		for _, r := range m.Rules {
 			ref := r.Head.Ref()
 			if len(ref) == 0 {
@@ -100,7 +109,7 @@ func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store stor
 				info.exception = true
 				continue
 			}
-			if !failure.MatchString(n) && !warning.MatchString(n) {
+			if !failure.MatchString(n) && !warning.MatchString(n) && !excepted.MatchString(n) {
 				continue
 			}
 			if info.rules[n] == nil {
@@ -119,14 +128,17 @@ func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store stor
 		if len(info.rules) == 0 {
 			continue
 		}
-		q := &pkgQuery{pkg: pkg, native: nativePackage(pkg), exception: info.exception}
+		q := &pkgQuery{pkg: pkg, native: nativePackage(pkg), exception: info.exception, usesInventory: info.inventory}
 		pkgRef := ast.MustParseRef("data." + pkg)
 		// One expression, one binding: x := [rule values…, exceptions].
 		var elems []string
 		for _, n := range slices.Sorted(maps.Keys(info.rules)) {
 			sev := SeverityWarn
-			if failure.MatchString(n) {
+			switch {
+			case failure.MatchString(n):
 				sev = SeverityDeny
+			case excepted.MatchString(n):
+				sev = SeverityExcepted
 			}
 			r := rule{
 				name:     n,
@@ -164,6 +176,17 @@ func packageQueries(ctx context.Context, src Source, c *ast.Compiler, store stor
 		out = append(out, q)
 	}
 	return out, nil
+}
+
+// readsInventory reports whether a module refers to data.inventory.
+func readsInventory(m *ast.Module) bool {
+	inv := ast.MustParseRef("data.inventory")
+	found := false
+	ast.WalkRefs(m, func(r ast.Ref) bool {
+		found = found || r.HasPrefix(inv)
+		return found
+	})
+	return found
 }
 
 // exceptName strips the severity prefix, as conftest's exceptions expect.
@@ -267,8 +290,12 @@ func truncate(s string, n int) string {
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // evalPackage evaluates one package for one object and appends findings.
-func (q *pkgQuery) evalPackage(ctx context.Context, input ast.Value, limits Options) ([]Finding, int, error) {
-	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(input))
+func (q *pkgQuery) evalPackage(ctx context.Context, input ast.Value, w *world, limits Options) ([]Finding, int, error) {
+	opts := []rego.EvalOption{rego.EvalParsedInput(input)}
+	if q.usesInventory && w != nil {
+		opts = append(opts, rego.EvalResolver(ast.MustParseRef("data.inventory"), valueResolver{w.inventory}))
+	}
+	rs, err := q.pq.Eval(ctx, opts...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -5,14 +5,16 @@
 //
 // # Loading
 //
-// Load reads each Source (a directory and its Trust) recursively:
+// Load reads each Source (a directory, or a file system shipped in the
+// binary, and its Trust) recursively:
 //   - *.rego files are policy modules, except *_test.rego files, which only
 //     RunTests uses. The Rego version is detected per file (see RegoAuto)
 //     unless the Source forces one.
 //   - *.json, *.yaml, *.yml files hold Gatekeeper ConstraintTemplates and
 //     constraints, other Kubernetes objects (samples, ignored), or data. A
 //     data file is one object merged at data.<its directory relative to the
-//     set's root>, like `opa eval -d`.
+//     set's root>, like `opa eval -d`. Source.Data, given by the program,
+//     is merged at the root beside them.
 //
 // Every set is compiled on its own, once, and every query is prepared once:
 // a repository set cannot override a server set's rules or exceptions, and
@@ -32,6 +34,13 @@
 // exception[rules]) skips the rules whose name without its deny_, violation_
 // or warn_ prefix is listed. Deletions are not judged by conftest policies,
 // which judge files.
+//
+// Rules named excepted or excepted_* are gantry's own addition: their
+// results are findings of SeverityExcepted, shown (with the reason the
+// message gives) but failing nothing, for a policy whose exceptions must
+// stay visible, such as the starter pack's gantry.dev/allow annotation.
+// A package (conftest or gantry) that reads data.inventory sees the same
+// inventory as Gatekeeper templates (below), for rules across objects.
 //
 // # Gatekeeper
 //

@@ -234,7 +234,7 @@ func (e *Engine) evalSet(ctx context.Context, s *compiledSet, o Object, p prepar
 			continue
 		}
 		fs, n, err := e.bounded(ctx, func(ctx context.Context) ([]Finding, int, error) {
-			return q.evalPackage(ctx, input, e.opts)
+			return q.evalPackage(ctx, input, w, e.opts)
 		})
 		if err != nil {
 			errs = append(errs, e.evalError(s, q.label(), o, err))
@@ -308,19 +308,28 @@ func (e *Engine) evalError(s *compiledSet, policy string, o Object, err error) *
 	return ee
 }
 
+// hasConstraints reports whether any evaluation needs the world: a
+// Gatekeeper constraint, or a package that reads the inventory.
 func (e *Engine) hasConstraints() bool {
 	for _, s := range e.sets {
 		if len(s.constraints) > 0 {
 			return true
 		}
 	}
-	return false
+	return e.needsInventory()
 }
 
+// needsInventory reports whether a template or a package reads
+// data.inventory.
 func (e *Engine) needsInventory() bool {
 	for _, s := range e.sets {
 		for _, t := range s.templates {
 			if t.usesInventory {
+				return true
+			}
+		}
+		for _, q := range s.packages {
+			if q.usesInventory {
 				return true
 			}
 		}

@@ -20,6 +20,10 @@ const (
 	// SeverityDryRun is a Gatekeeper enforcementAction dryrun violation:
 	// reported like a warning, so a team can try a constraint out.
 	SeverityDryRun Severity = "dryrun"
+	// SeverityExcepted is a rule's result let through by an exception
+	// with a reason (rules named excepted, excepted_*): shown, with its
+	// reason, so a reviewer sees what was waived; it keeps the check green.
+	SeverityExcepted Severity = "excepted"
 )
 
 // Finding is one message of one policy about one object.
@@ -42,7 +46,7 @@ type Finding struct {
 	// Rule is the conftest rule (deny, warn_images, …) qualified by its
 	// package unless it is main, or "Kind/name" of a Gatekeeper constraint.
 	Rule string `json:"rule"`
-	// Severity is deny, warn or dryrun.
+	// Severity is deny, warn, dryrun or excepted.
 	Severity Severity `json:"severity"`
 	// Message is the policy's message.
 	Message string `json:"message"`
@@ -71,6 +75,9 @@ func (r Result) Denies() int { return r.count(SeverityDeny) }
 
 // Warnings counts the findings with SeverityWarn or SeverityDryRun.
 func (r Result) Warnings() int { return r.count(SeverityWarn) + r.count(SeverityDryRun) }
+
+// Excepted counts the findings with SeverityExcepted.
+func (r Result) Excepted() int { return r.count(SeverityExcepted) }
 
 func (r Result) count(s Severity) int {
 	n := 0

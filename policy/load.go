@@ -60,20 +60,11 @@ func readSource(src Source) (*files, error) {
 		data:    map[string]any{},
 		where:   map[string]regoPlace{},
 	}
-	root := src.Root
-	if root == "" {
-		root = src.Dir
-	}
-	fsys, err := repofs.Open(context.Background(), root, repofs.Limits{MaxFileBytes: maxPolicyFileBytes, MaxTotalBytes: maxPolicySetBytes})
+	fsys, dir, err := openSource(src)
 	if err != nil {
-		return nil, fmt.Errorf("read policy set %q: %w", src.Name, err)
+		return nil, err
 	}
 	defer fsys.Close()
-	dir, err := filepath.Rel(root, src.Dir)
-	if err != nil || !filepath.IsLocal(dir) && dir != "." {
-		return nil, fmt.Errorf("read policy set %q: its directory is outside its root", src.Name)
-	}
-	dir = filepath.ToSlash(dir)
 	if !fsys.IsDir(dir) {
 		if _, err := fsys.Stat(dir); err != nil {
 			return nil, fmt.Errorf("read policy set %q: %w", src.Name, src.named(dir, err))
@@ -134,8 +125,58 @@ func readSource(src Source) (*files, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("parse policy set %q: %w", src.Name, errs)
 	}
+	if src.Data != nil {
+		if err := mergeData(out.data, nil, src.Data); err != nil {
+			return nil, fmt.Errorf("merge the data given to policy set %q: %w", src.Name, err)
+		}
+	}
 	return out, nil
 }
+
+// setFS is what reading a set needs of its files: the confined reader for
+// a directory on disk, or a file system shipped in the binary.
+type setFS interface {
+	IsDir(name string) bool
+	Stat(name string) (fs.FileInfo, error)
+	ReadFile(name string) ([]byte, error)
+	WalkDir(name string, fn fs.WalkDirFunc) error
+	Close() error
+}
+
+// openSource opens a source's files and returns the directory of the set
+// inside them.
+func openSource(src Source) (setFS, string, error) {
+	if src.FS != nil {
+		return shippedFS{src.FS}, ".", nil
+	}
+	root := src.Root
+	if root == "" {
+		root = src.Dir
+	}
+	fsys, err := repofs.Open(context.Background(), root, repofs.Limits{MaxFileBytes: maxPolicyFileBytes, MaxTotalBytes: maxPolicySetBytes})
+	if err != nil {
+		return nil, "", fmt.Errorf("read policy set %q: %w", src.Name, err)
+	}
+	dir, err := filepath.Rel(root, src.Dir)
+	if err != nil || !filepath.IsLocal(dir) && dir != "." {
+		fsys.Close()
+		return nil, "", fmt.Errorf("read policy set %q: its directory is outside its root", src.Name)
+	}
+	return fsys, filepath.ToSlash(dir), nil
+}
+
+// shippedFS reads a set compiled into the binary; it is trusted as the
+// binary is, so it needs none of the confined reader's checks.
+type shippedFS struct{ fsys fs.FS }
+
+func (s shippedFS) IsDir(name string) bool {
+	fi, err := fs.Stat(s.fsys, name)
+	return err == nil && fi.IsDir()
+}
+func (s shippedFS) Stat(name string) (fs.FileInfo, error)        { return fs.Stat(s.fsys, name) }
+func (s shippedFS) ReadFile(name string) ([]byte, error)         { return fs.ReadFile(s.fsys, name) }
+func (s shippedFS) WalkDir(name string, fn fs.WalkDirFunc) error { return fs.WalkDir(s.fsys, name, fn) }
+func (s shippedFS) Close() error                                 { return nil }
 
 // named restates a confined reader's error on a file of the set by the
 // set's display name, keeping its cause for errors.Is, never a host path.

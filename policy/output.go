@@ -41,6 +41,9 @@ func WriteText(w io.Writer, r Result) error {
 	if r.Exceptions > 0 {
 		fmt.Fprintf(&b, ", %s", plural(r.Exceptions, "exception", "exceptions"))
 	}
+	if n := r.Excepted(); n > 0 {
+		fmt.Fprintf(&b, ", %d excepted", n)
+	}
 	b.WriteString("\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write findings: %w", err)
@@ -72,6 +75,7 @@ type jsonSummary struct {
 	Warnings   int `json:"warnings"`
 	Errors     int `json:"errors"`
 	Exceptions int `json:"exceptions"`
+	Excepted   int `json:"excepted"`
 }
 
 // WriteJSON prints a Result as one JSON document with findings, errors and
@@ -80,7 +84,7 @@ func WriteJSON(w io.Writer, r Result) error {
 	doc := jsonReport{
 		Findings: r.Findings,
 		Errors:   []jsonError{},
-		Summary:  jsonSummary{Denies: r.Denies(), Warnings: r.Warnings(), Errors: len(r.Errors), Exceptions: r.Exceptions},
+		Summary:  jsonSummary{Denies: r.Denies(), Warnings: r.Warnings(), Errors: len(r.Errors), Exceptions: r.Exceptions, Excepted: r.Excepted()},
 	}
 	if doc.Findings == nil {
 		doc.Findings = []Finding{}

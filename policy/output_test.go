@@ -60,7 +60,7 @@ func TestWriteJSON(t *testing.T) {
 		},
 		"errors": []any{map[string]any{"set": "server", "policy": "main (slow.rego)", "object": "ConfigMap web/c", "file": "c.yaml",
 			"line": 1.0, "limit": "time", "message": "policy main (slow.rego): evaluation of ConfigMap web/c exceeded 2s"}},
-		"summary": map[string]any{"denies": 1.0, "warnings": 1.0, "errors": 1.0, "exceptions": 0.0},
+		"summary": map[string]any{"denies": 1.0, "warnings": 1.0, "errors": 1.0, "exceptions": 0.0, "excepted": 0.0},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("json (-want +got):\n%s", diff)

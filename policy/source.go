@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
 )
@@ -65,6 +66,13 @@ type Source struct {
 	Namespaces []string
 	// RegoVersion forces the syntax of every file. Default: detect per file.
 	RegoVersion RegoVersion
+	// FS, when set, is read instead of Dir and Root: a set shipped inside
+	// the binary (an embed.FS), such as the starter pack.
+	FS fs.FS
+	// Data is merged at the root of the set's data document, beside what
+	// its data files hold (a key both set is an error): settings a program
+	// passes to its policies, such as the starter pack's.
+	Data map[string]any
 }
 
 // RepoSource is the untrusted source for one of a repository's policy

@@ -4,24 +4,32 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/policy"
+	"github.com/gantryops/gantry/policy/starter"
 )
 
 // policyFlags select the policy sets: the repository's own (from
 // .gantry.yaml) and directories given with --policy, taken as trusted,
 // like a server's.
 type policyFlags struct {
-	dirs   []string
-	noRepo bool
+	dirs    []string
+	noRepo  bool
+	starter bool
+	// pack tunes the starter pack when starter is set.
+	pack starter.Settings
 }
 
 func (f *policyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.dirs, "policy", nil, "policy directory, trusted like a server's (repeatable)")
 	cmd.Flags().BoolVar(&f.noRepo, "no-repo-policies", false, "leave out the policies .gantry.yaml lists")
+	cmd.Flags().BoolVar(&f.starter, "starter-pack", false, "add gantry's starter policy pack (`gantry policy starter-pack` lists its rules)")
+	cmd.Flags().StringSliceVar(&f.pack.Exclude, "starter-exclude", nil, "starter-pack rule IDs to leave out (repeatable)")
+	cmd.Flags().BoolVar(&f.pack.AllowNodePort, "starter-allow-nodeport", false, "turn the starter pack's no-nodeport rule off")
 }
 
 // sources returns the policy sets: each --policy directory, then the
@@ -47,6 +55,15 @@ func (f *policyFlags) sources(repoDir string, w io.Writer) ([]policy.Source, err
 		}
 		out = append(out, policy.Source{Name: fmt.Sprintf("policy-%d", len(out)+1), Dir: d, Prefix: filepath.Clean(d), Trust: policy.Trusted, Namespaces: []string{"*"}})
 	}
+	if f.starter {
+		src, err := starter.Source(f.pack)
+		if err != nil {
+			return nil, fmt.Errorf("--starter-exclude: %w", err)
+		}
+		out = append(out, src)
+	} else if len(f.pack.Exclude) > 0 || f.pack.AllowNodePort {
+		return nil, fmt.Errorf("--starter-exclude and --starter-allow-nodeport need --starter-pack")
+	}
 	if f.noRepo {
 		return out, nil
 	}
@@ -65,7 +82,7 @@ func (f *policyFlags) sources(repoDir string, w io.Writer) ([]policy.Source, err
 		out = append(out, src)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no policies: give --policy DIR or list policies.paths in %s", filepath.Join(repoDir, config.RepoFileName))
+		return nil, fmt.Errorf("no policies: give --policy DIR or --starter-pack, or list policies.paths in %s", filepath.Join(repoDir, config.RepoFileName))
 	}
 	return out, nil
 }
@@ -96,13 +113,15 @@ func newPolicyCmd() *cobra.Command {
 	var pf policyFlags
 	var output string
 	cmd := &cobra.Command{
-		Use:   "policy [--repo D] [--app A] [--policy D...] [-o text|json]",
+		Use:   "policy [--repo D] [--app A] [--policy D...] [--starter-pack] [-o text|json]",
 		Short: "Evaluate Rego policies on the rendered objects (exit 0 none, 1 on a deny, 2 on an error)",
 		Long: `Policy renders each app and judges its objects with Rego: conftest-style
 policies (deny, violation, warn), Gatekeeper ConstraintTemplates with their
-constraints, and gantry's own policies (packages gantry.*). Without a
-cluster every object is judged as a create. Findings name the object and
-the file and line that produced it.`,
+constraints, and gantry's own policies (packages gantry.*); with
+--starter-pack, also gantry's starter pack. Without a cluster every object
+is judged as a create, and the starter pack's pdb rule sees only the
+rendered PodDisruptionBudgets. Findings name the object and the file and
+line that produced it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -151,15 +170,34 @@ the file and line that produced it.`,
 	rf.register(cmd)
 	pf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
-	cmd.AddCommand(newPolicyTestCmd())
+	cmd.AddCommand(newPolicyTestCmd(), newStarterPackCmd())
 	return cmd
+}
+
+func newStarterPackCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "starter-pack",
+		Short: "List the starter policy pack's rules, their IDs and the exception annotation",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var b strings.Builder
+			for _, r := range starter.Rules {
+				fmt.Fprintf(&b, "%-24s %s\n", r.ID, r.Summary)
+			}
+			fmt.Fprintf(&b, "\nWaive a rule on one object with a reason, one per line:\n  metadata.annotations.%s: \"<rule-id>: <reason>\"\n", starter.AllowAnnotation)
+			if _, err := io.WriteString(cmd.OutOrStdout(), b.String()); err != nil {
+				return exitWith(ExitError, err)
+			}
+			return nil
+		},
+	}
 }
 
 func newPolicyTestCmd() *cobra.Command {
 	var pf policyFlags
 	var repoDir, output, run string
 	cmd := &cobra.Command{
-		Use:   "test [--policy D...] [--repo D]",
+		Use:   "test [--policy D...] [--starter-pack] [--repo D]",
 		Short: "Run the policies' own _test.rego tests, like opa test (exit 1 when one fails)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
