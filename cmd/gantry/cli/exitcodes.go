@@ -31,6 +31,10 @@ var exitCodes = map[string][]exitCode{
 		{ExitFinding, "a policy denies an object"},
 		{ExitError, "an app failed to render, a policy failed to compile or evaluate, or " + configError},
 	},
+	"policy starter-pack": {
+		{ExitOK, "the rules were listed"},
+		{ExitError, "a bad flag"},
+	},
 	"policy test": {
 		{ExitOK, "every test passed"},
 		{ExitFinding, "a test failed or errored"},
