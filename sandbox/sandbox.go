@@ -62,6 +62,15 @@ type Options struct {
 	WebhookURL string
 	// Progress receives one line per part started. Default: discarded.
 	Progress io.Writer
+	// ServeAs, when set, is called once the cluster runs and before the
+	// bot starts. The bot then reaches the cluster with the kubeconfig it
+	// returns, and keeps its records, locks and Lease in namespace with
+	// leader election on, as the chart runs it: tests play the whole
+	// story as the chart's ServiceAccount this way.
+	ServeAs func(ctx context.Context, c *localcluster.Cluster) (kubeconfig, namespace string, err error)
+	// AuditLog is where the local cluster's API server logs every
+	// request it answers (localcluster.Options.AuditLog); empty: none.
+	AuditLog string
 }
 
 // Sandbox is a running simulator, and unless GitHubOnly, a local cluster
@@ -131,15 +140,27 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err = os.MkdirAll(clusterDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	if sb.Cluster, err = localcluster.Start(ctx, localcluster.Options{Controllers: true, Dir: clusterDir}); err != nil {
+	if sb.Cluster, err = localcluster.Start(ctx, localcluster.Options{Controllers: true, Dir: clusterDir, AuditLog: opts.AuditLog}); err != nil {
 		return nil, fmt.Errorf("start the local cluster (build its binaries with `make kube-bin`): %w", err)
 	}
 	sb.Info.Kubeconfig = sb.Cluster.Kubeconfig
 	fmt.Fprintf(sb.progress, "local cluster up in %.1fs\n", time.Since(start).Seconds())
-	if err = sb.startBot(ctx); err != nil {
+	as := serveAs{kubeconfig: sb.Cluster.Kubeconfig}
+	if opts.ServeAs != nil {
+		if as.kubeconfig, as.namespace, err = opts.ServeAs(ctx, sb.Cluster); err != nil {
+			return nil, fmt.Errorf("prepare the bot's identity in the cluster: %w", err)
+		}
+	}
+	if err = sb.startBot(ctx, as); err != nil {
 		return nil, err
 	}
 	return sb, nil
+}
+
+// serveAs is how the bot reaches the cluster: a kubeconfig, and the
+// namespace of its state ("" for the default, without election).
+type serveAs struct {
+	kubeconfig, namespace string
 }
 
 // startGitHub starts the simulator, validating against GitHub's
@@ -216,7 +237,7 @@ func (sb *Sandbox) pushApps() error {
 // secret, the local cluster, the demo repository's grant, the platform
 // policies and the pages' token) and runs the bot in process, as `gantry
 // serve` would with that file.
-func (sb *Sandbox) startBot(ctx context.Context) (err error) {
+func (sb *Sandbox) startBot(ctx context.Context, as serveAs) (err error) {
 	// What is opened here is closed again when a later part fails; once
 	// the bot runs, stopBot closes it.
 	var undo []func()
@@ -236,7 +257,7 @@ func (sb *Sandbox) startBot(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	cfgText := serverConfig(sb.Info, sb.Cluster.Kubeconfig, policyDir, tokenFile)
+	cfgText := serverConfig(sb.Info, as, policyDir, tokenFile)
 	if sb.Info.ServerConfig, err = sb.write("gantry.yaml", cfgText); err != nil {
 		return err
 	}
@@ -289,7 +310,11 @@ func (sb *Sandbox) startBot(ctx context.Context) (err error) {
 // serverConfig is the bot's configuration: everything `gantry serve
 // --config` needs, granting demo/gitops its three namespaces (and their
 // Namespace objects) in the local cluster.
-func serverConfig(info Info, kubeconfig, policyDir, webTokenFile string) string {
+func serverConfig(info Info, as serveAs, policyDir, webTokenFile string) string {
+	state := ""
+	if as.namespace != "" {
+		state = fmt.Sprintf("state:\n  namespace: %s\n  leaderElection: {enabled: true}\n", as.namespace)
+	}
 	return fmt.Sprintf(`# gantry's server configuration, written by gantry sandbox.
 github:
   appID: %d
@@ -313,7 +338,7 @@ web:
 # Short, so that drift in the cluster becomes a pull request within
 # seconds (the resync compares every app with Git).
 resyncInterval: %s
-`, info.AppID, info.PrivateKeyFile, info.WebhookSecretFile, info.APIURL, kubeconfig, info.Repo, policyDir, webTokenFile, resyncInterval)
+%s`, info.AppID, info.PrivateKeyFile, info.WebhookSecretFile, info.APIURL, as.kubeconfig, info.Repo, policyDir, webTokenFile, resyncInterval, state)
 }
 
 // resyncInterval is the bot's resync period in the sandbox: the least
