@@ -114,7 +114,7 @@ func TestStoryAsTheChartServiceAccount(t *testing.T) {
 	who := fmt.Sprintf("system:serviceaccount:%s:%s", release, sa)
 	used := map[grant]bool{}    // anywhere
 	usedOwn := map[grant]bool{} // in the release namespace
-	verbs := map[string]bool{} // used on the repository's kinds
+	verbs := map[string]bool{}  // used on the repository's kinds
 	kinds := map[string]bool{}
 	for _, r := range clusterRules {
 		if !isOwnRead(r) {
