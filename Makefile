@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 
-.PHONY: all build image test fuzz run run-cli bench kube-bin github-spec browser-deps vet fmt clean-cache help
+.PHONY: all build image test fuzz run run-cli bench soak kube-bin github-spec browser-deps vet fmt clean-cache help
 
 all: build
 
@@ -145,6 +145,18 @@ bin/with-cluster: $(shell find fixtures/localcluster -name '*.go')
 
 # Each benchmark prints gantry's figure beside its anchor (the CLI it
 # replaces, or the floor), measured in the same run.
+# The reliability suite: every TestSoak scenario (load and faults injected
+# into the real parts, nothing lost or duplicated), then its table. The
+# short form also runs in `make test`; SOAK=long is the long form, and
+# SOAK_OUT=docs/reliability.md writes the table there for the README.
+SOAK ?= short
+SOAK_OUT ?=
+soak: kube-bin github-spec ## the reliability suite and its table (SOAK=long for the long form)
+	@rm -f bin/soak.jsonl; mkdir -p bin
+	GANTRY_SOAK=$(SOAK) GANTRY_SOAK_TABLE=$(CURDIR)/bin/soak.jsonl GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) \
+		go test -count=1 -timeout 90m -run '^TestSoak' ./bot/ ./hatest/
+	@go run ./hack/soaktable $(if $(SOAK_OUT),-o $(SOAK_OUT)) bin/soak.jsonl
+
 bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conftest, kubectl and the dry-run floor
 	@echo "== render: gantry vs kustomize and helm CLIs"; bash hack/bench-render.sh 10
 	@echo "== policy: gantry vs conftest"; bash hack/bench-policy.sh
