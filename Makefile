@@ -21,7 +21,7 @@ export GANTRY_KUBE_ASSETS := $(KUBE_ASSETS)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS = -X github.com/gantryops/gantry/cmd/gantry/cli.Version=$(VERSION) -X github.com/gantryops/gantry/cmd/gantry/cli.Commit=$(COMMIT)
+LDFLAGS = -s -w -X github.com/gantryops/gantry/cmd/gantry/cli.Version=$(VERSION) -X github.com/gantryops/gantry/cmd/gantry/cli.Commit=$(COMMIT)
 
 KUBE_MINOR = $(word 2,$(subst ., ,$(KUBE_VERSION)))
 KUBE_LDFLAGS := -s -w \

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "gantry")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", binary,
-		"-ldflags", "-X github.com/gantryops/gantry/cmd/gantry/cli.Version=test", "./cmd/gantry")
+		"-ldflags", "-s -w -X github.com/gantryops/gantry/cmd/gantry/cli.Version=test", "./cmd/gantry")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {
