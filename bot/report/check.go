@@ -126,6 +126,13 @@ func PolicyCheck(r Report) CheckOutput {
 		}
 		out.Conclusion = Failure
 	}
+	excepted := 0
+	for _, a := range r.Apps {
+		excepted += countSeverity(a.Findings, "excepted")
+	}
+	if excepted > 0 {
+		out.Title += fmt.Sprintf(" · %d excepted", excepted)
+	}
 	var b strings.Builder
 	if n := len(r.PolicyErrors); n > 0 {
 		out.Conclusion = Failure
@@ -163,8 +170,12 @@ func PolicyCheck(r Report) CheckOutput {
 				continue
 			}
 			level := "warning"
-			if f.Severity == "deny" && !f.Overridden {
+			switch {
+			case f.Severity == "deny" && !f.Overridden:
 				level = "failure"
+			case f.Severity == "excepted":
+				// Waived on the object with a reason: shown, not a concern.
+				level = "notice"
 			}
 			out.Annotations = append(out.Annotations, Annotation{Path: f.File, Line: max(f.Line, 1), Level: level,
 				Title: fmt.Sprintf("%s %s (%s, rule %s)", f.Severity, f.Ref(), f.Policy, f.Rule), Message: clip(f.Message)})

@@ -68,6 +68,10 @@ func TestPolicyCheck(t *testing.T) {
 	if perr.Conclusion != Failure || perr.Title != "policies could not be evaluated: 1 error" || len(perr.Annotations) != 1 || perr.Annotations[0].Path != "policy/x.rego" {
 		t.Errorf("policy error: %+v", perr)
 	}
+	ex := PolicyCheck(Report{Apps: []App{{Name: "a", Findings: []Finding{{Severity: "excepted", Message: "[probes] waived: batch worker", File: "apps/a/deploy.yaml", Line: 3}}}}})
+	if ex.Conclusion != Success || ex.Title != "no policy findings · 1 excepted" || len(ex.Annotations) != 1 || ex.Annotations[0].Level != "notice" {
+		t.Errorf("excepted: %s %q %+v", ex.Conclusion, ex.Title, ex.Annotations)
+	}
 	note := Report{PolicyNotes: []Problem{{Message: "policy/images.rego:1: package k8s.images is never evaluated", File: "policy/images.rego", Line: 1}}}
 	if n := PolicyCheck(note); n.Conclusion != Success || len(n.Annotations) != 1 || n.Annotations[0].Level != "warning" || !strings.Contains(n.Summary, "**Policy note:** policy/images.rego:1: package k8s.images") {
 		t.Errorf("policy note: %+v", n)

@@ -120,7 +120,7 @@ type Finding struct {
 	// Set is the policy set the rule belongs to.
 	Set          string
 	Policy, Rule string
-	Severity     string // deny or warn
+	Severity     string // deny, warn, or excepted (a deny waived on the object with a reason)
 	Message      string
 	// Overridden is set on a deny that a recorded override covers.
 	Overridden bool
