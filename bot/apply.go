@@ -55,6 +55,9 @@ type appToApply struct {
 	app    config.App
 	reason string
 	before string // last healthy applied commit, "" when none
+	// resumes is the ID of the app's last record when a run that died
+	// left it running: this apply ends that record.
+	resumes string
 	// last is the commit of the app's last apply ("" when none), and
 	// previous its render there: apply takes back from it the fields
 	// other managers took (cluster.ApplyOptions.Previous).
@@ -247,6 +250,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			continue
 		case last.Commit == j.HeadSHA:
 			t.reason = "its last apply was cut short"
+			t.resumes = last.ID
 		default:
 			c := compare(last.Commit)
 			switch {
@@ -449,7 +453,7 @@ func (p *Pipeline) applyApp(ctx context.Context, dir string, scope config.Scope,
 		a.err = err
 		return a
 	}
-	origin.Cluster = t.app.Cluster
+	origin.Cluster, origin.Resumes = t.app.Cluster, t.resumes
 	opts := cluster.DefaultApplyOptions(scope.Repository)
 	opts.Previous = t.previous
 	cs, rec, err := c.ApplyAndRecord(ctx, t.app, objs, opts, origin)
