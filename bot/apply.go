@@ -108,6 +108,12 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 		run.Report.Errors = failConfig(report.Report{}, err).Errors
 		return run, p.publishApply(ctx, gh, j, run, log)
 	}
+	if _, resumed := j.ResumeChecks[report.CheckApply]; resumed && j.Before == "" {
+		// The run that died was for a push to this head, and the push's
+		// before died with it: the head's first parent stands in, so an
+		// app that push changed and gantry never applied is still applied.
+		j.Before = firstParent(ctx, gh, j, log)
+	}
 	todo, commits, errs := p.applyPlan(ctx, gh, j, dir, *model)
 	for _, e := range errs {
 		run.Report.Errors = append(run.Report.Errors, problemOf(e))
@@ -169,6 +175,20 @@ func (p *Pipeline) publishApply(ctx context.Context, gh *github.Client, j Job, r
 	}
 	log.Warn("nothing applied", "err", run.Report.Errors[0].Message)
 	return CompleteCheck(ctx, gh.Checks, j.Owner, j.Repo, ids[report.CheckApply], report.ApplyCheck(run.Report))
+}
+
+// firstParent is the first parent of the job's head, "" when it has none
+// or it cannot be read (then only apps gantry applied before are judged).
+func firstParent(ctx context.Context, gh *github.Client, j Job, log *slog.Logger) string {
+	c, _, err := gh.Git.GetCommit(ctx, j.Owner, j.Repo, j.HeadSHA)
+	if err != nil {
+		log.Warn("parent of the head not read: apps never applied are left to the next push", "err", err)
+		return ""
+	}
+	if len(c.Parents) == 0 {
+		return ""
+	}
+	return c.Parents[0].GetSHA()
 }
 
 // applyTrigger is the record's trigger for an apply job.

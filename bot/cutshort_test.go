@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 )
 
@@ -48,5 +49,35 @@ func TestResyncEndsTheRecordOfAnApplyCutShort(t *testing.T) {
 	}
 	if last, _ := rs.Last(); last.ID != dead.ID || last.Commit != head || last.Result != cluster.ResultSucceeded {
 		t.Errorf("last record %+v, want %s at %s succeeded", last, dead.ID, shortSHA(head))
+	}
+}
+
+// TestResyncAppliesTheFirstPushOfAnAppWhoseRunDied: a replica killed
+// after starting gantry/apply on a push and before any record took the
+// push's before with it. The resync still applies the apps that push
+// changed and gantry never applied, completing the check left behind.
+func TestResyncAppliesTheFirstPushOfAnAppWhoseRunDied(t *testing.T) {
+	ctx := context.Background()
+	l := startServer(t, applyFiles, "")
+	l.sim.SetWebhook("", "") // the push reached the replica that died
+	head, err := l.sim.Push("maria", "acme", "ops", "main", withNS(map[string]string{"apps/web/cm.yaml": configMap("web-config", "two")}, l.ns), nil, "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := StartChecks(ctx, l.gh(t).Checks, "acme", "ops", head, nil, report.CheckApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := l.applied(t, head); c.ID != left[report.CheckApply] || c.Conclusion != "success" {
+		t.Errorf("gantry/apply: run %d %s %q, want the run %d left in progress, success", c.ID, c.Conclusion, c.Title, left[report.CheckApply])
+	}
+	if last, _ := l.records(t, "web").Last(); last.Commit != head || !last.Good() {
+		t.Errorf("web's last record %+v, want %s applied", last, shortSHA(head))
+	}
+	if rs := l.records(t, "api").History; len(rs) != 0 {
+		t.Errorf("api, which the push did not change, was applied: %+v", rs)
 	}
 }
