@@ -2,8 +2,10 @@ package hatest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/fixtures/githubsim"
 )
 
 const webApp = `version: 1
@@ -141,4 +144,55 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 		t.Errorf("#2 has %d comments saying it was applied, want 1", applied)
 	}
 	waitFor(t, "the merged #2's lock released", func() bool { return e.lockHolder("web") == 0 })
+}
+
+// TestLeaderKilledBeforeTheFirstApplyIsRecorded: the leader is SIGKILLed
+// inside the first merge's apply of an app gantry never applied, after
+// its gantry/apply check started and before any record exists. The push
+// that started it is gone with the replica; the follower still applies
+// the merge (the check left in progress says a push reached this head)
+// and completes that check.
+func TestLeaderKilledBeforeTheFirstApplyIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
+	e.start("a")
+	first := e.leader()
+	e.start("b")
+
+	pr1, head1 := e.openPR("green", map[string]string{"apps/web/cm.yaml": configMap("web-config", "color", "green")})
+	waitFor(t, "#1's plan", func() bool { return e.planned(head1) })
+	// The apply reads the merged pull request's first commit (for lead
+	// time) after starting its check and before applying anything.
+	hits, remove := e.sim.InjectCountedFault(githubsim.Slow(time.Hour).On("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/commits").Times(1))
+	defer remove()
+	merge, err := e.sim.MergePR("alice", owner, repo, pr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the apply inside its stalled request", func() bool { return hits() == 1 })
+	rs := e.runs(merge, report.CheckApply)
+	if len(rs) != 1 || rs[0].Status != "in_progress" {
+		t.Fatalf("gantry/apply on the merge before the kill: %+v, want one in progress", rs)
+	}
+	if _, err := e.lastRecord("web"); !errors.Is(err, errNoRecord) {
+		t.Fatalf("web has a record before the kill (%v): the kill must come before it", err)
+	}
+	left := rs[0].ID
+
+	first.kill(t)
+	e.leader()
+	waitFor(t, "gantry/apply on the merge completed", func() bool { return e.status(merge, report.CheckApply) == "completed" })
+
+	rs = e.runs(merge, report.CheckApply)
+	if len(rs) != 1 || rs[0].ID != left || rs[0].Conclusion != "success" {
+		t.Errorf("gantry/apply on the merge: %+v, want the one run %d the dead replica left, completed success", rs, left)
+	}
+	cm, err := kube.Client.CoreV1().ConfigMaps(e.ns).Get(ctx, "web-config", metav1.GetOptions{})
+	if err != nil || cm.Data["color"] != "green" {
+		t.Errorf("web-config after the takeover: %v %v, want the merge's color green", cm.Data, err)
+	}
+	if last, err := e.lastRecord("web"); err != nil || last.Commit != merge || last.Result != cluster.ResultSucceeded {
+		t.Errorf("web's last record: %+v %v, want the merge %.7s succeeded", last, err, merge)
+	}
+	waitFor(t, "the merged #1's lock released", func() bool { return e.lockHolder("web") == 0 })
 }
