@@ -1,6 +1,7 @@
 package hatest
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -175,4 +176,71 @@ func (e *env) scrub(s string) string {
 	s = regexp.MustCompile(`head [0-9a-f]{7}`).ReplaceAllString(s, "head SHA")
 	s = regexp.MustCompile(`(rendered|diffed in) [0-9.]+ s`).ReplaceAllString(s, "$1 T")
 	return s
+}
+
+// bigDiff is a file of ConfigMaps whose plan needs several comments.
+func bigDiff() string {
+	var b strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big-%02d\ndata:\n", i)
+		for k := range 40 {
+			fmt.Fprintf(&b, "  key-%02d: %s\n", k, strings.Repeat("v", 40))
+		}
+	}
+	return b.String()
+}
+
+// TestLeaderKilledBetweenCommentPartsLeavesOneWholeComment: the leader
+// is SIGKILLed after posting the first part of a plan too long for one
+// comment and inside the POST of the second. The follower's plan keeps
+// the posted part (edited in place) and adds the rest: parts 1..n, each
+// once, sealed for the head, the first announcing the others.
+func TestLeaderKilledBetweenCommentPartsLeavesOneWholeComment(t *testing.T) {
+	e := newEnv(t, planFiles)
+	e.start("a")
+	first := e.leader()
+	e.start("b")
+	// The first POST passes; the second stalls.
+	_, removePass := e.sim.InjectCountedFault(githubsim.Fault{}.On("POST", commentsRoute).Times(1))
+	defer removePass()
+	hits, removeStall := e.sim.InjectCountedFault(githubsim.Slow(time.Hour).On("POST", commentsRoute).Times(1))
+	defer removeStall()
+	pr, head := e.openPR("big", map[string]string{"apps/web/big.yaml": bigDiff()})
+	waitFor(t, "the plan inside its second comment POST", func() bool { return hits() == 1 })
+	before := e.botComments(pr)
+	if len(before) != 1 {
+		t.Fatalf("%d gantry comments before the kill, want the first part alone", len(before))
+	}
+	first.kill(t)
+	e.leader()
+	waitFor(t, "the plan", func() bool { return e.planned(head) })
+
+	seal := marker.New(e.sim.AppPrivateKeyPEM())
+	cs := e.botComments(pr)
+	if len(cs) < 2 {
+		t.Fatalf("%d gantry comments, want a summary and its continuations", len(cs))
+	}
+	for i, c := range cs {
+		var part struct {
+			N    int    `json:"n"`
+			Head string `json:"head"`
+		}
+		if !seal.Open(marker.KindPart, marker.Scope(owner, repo, pr), c.Body, &part) || part.N != i+1 || part.Head != head {
+			t.Errorf("comment %d (id %d) is not sealed part %d of %.7s: %+v", i+1, c.ID, i+1, head, part)
+		}
+		if len(c.Body) > report.MaxCommentSize {
+			t.Errorf("comment %d is %d characters", i+1, len(c.Body))
+		}
+	}
+	if cs[0].ID != before[0].ID {
+		t.Errorf("the summary is comment %d, want %d (the dead replica's first part, kept)", cs[0].ID, before[0].ID)
+	}
+	if want := fmt.Sprintf("_Continued in %d more comment", len(cs)-1); !strings.Contains(cs[0].Body, want) {
+		t.Errorf("the summary does not announce its %d continuations", len(cs)-1)
+	}
+	for _, name := range []string{report.CheckDiff, report.CheckPolicy} {
+		if rs := e.runs(head, name); len(rs) != 1 || rs[0].Status != "completed" {
+			t.Errorf("%s: %+v, want one completed run", name, rs)
+		}
+	}
 }
