@@ -91,6 +91,7 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 	left := rs[0].ID
 
 	first.kill(t)
+	killed := time.Now()
 	// The rollout the missing controller would report.
 	d, err := deploys.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
@@ -110,6 +111,7 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 		t.Fatal("the killed replica is ready")
 	}
 	waitFor(t, "gantry/apply on the merge completed", func() bool { return e.status(merge2, report.CheckApply) == "completed" })
+	t.Logf("killed → gantry/apply completed by the follower %s (Lease 3s; measured, not asserted)", time.Since(killed).Round(time.Millisecond))
 
 	rs = e.runs(merge2, report.CheckApply)
 	if len(rs) != 1 || rs[0].ID != left || rs[0].Conclusion != "success" {
