@@ -55,6 +55,9 @@ type appToApply struct {
 	app    config.App
 	reason string
 	before string // last healthy applied commit, "" when none
+	// resumes is the ID of the app's last record when a run that died
+	// left it running: this apply ends that record.
+	resumes string
 	// last is the commit of the app's last apply ("" when none), and
 	// previous its render there: apply takes back from it the fields
 	// other managers took (cluster.ApplyOptions.Previous).
@@ -104,6 +107,12 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 		// on the commit that broke it.
 		run.Report.Errors = failConfig(report.Report{}, err).Errors
 		return run, p.publishApply(ctx, gh, j, run, log)
+	}
+	if _, resumed := j.ResumeChecks[report.CheckApply]; resumed && j.Before == "" {
+		// The run that died was for a push to this head, and the push's
+		// before died with it: the head's first parent stands in, so an
+		// app that push changed and gantry never applied is still applied.
+		j.Before = firstParent(ctx, gh, j, log)
 	}
 	todo, commits, errs := p.applyPlan(ctx, gh, j, dir, *model)
 	for _, e := range errs {
@@ -166,6 +175,20 @@ func (p *Pipeline) publishApply(ctx context.Context, gh *github.Client, j Job, r
 	}
 	log.Warn("nothing applied", "err", run.Report.Errors[0].Message)
 	return CompleteCheck(ctx, gh.Checks, j.Owner, j.Repo, ids[report.CheckApply], report.ApplyCheck(run.Report))
+}
+
+// firstParent is the first parent of the job's head, "" when it has none
+// or it cannot be read (then only apps gantry applied before are judged).
+func firstParent(ctx context.Context, gh *github.Client, j Job, log *slog.Logger) string {
+	c, _, err := gh.Git.GetCommit(ctx, j.Owner, j.Repo, j.HeadSHA)
+	if err != nil {
+		log.Warn("parent of the head not read: apps never applied are left to the next push", "err", err)
+		return ""
+	}
+	if len(c.Parents) == 0 {
+		return ""
+	}
+	return c.Parents[0].GetSHA()
 }
 
 // applyTrigger is the record's trigger for an apply job.
@@ -247,6 +270,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			continue
 		case last.Commit == j.HeadSHA:
 			t.reason = "its last apply was cut short"
+			t.resumes = last.ID
 		default:
 			c := compare(last.Commit)
 			switch {
@@ -449,7 +473,7 @@ func (p *Pipeline) applyApp(ctx context.Context, dir string, scope config.Scope,
 		a.err = err
 		return a
 	}
-	origin.Cluster = t.app.Cluster
+	origin.Cluster, origin.Resumes = t.app.Cluster, t.resumes
 	opts := cluster.DefaultApplyOptions(scope.Repository)
 	opts.Previous = t.previous
 	cs, rec, err := c.ApplyAndRecord(ctx, t.app, objs, opts, origin)

@@ -85,6 +85,13 @@ func (q *Queue) Enqueue(j Job) bool {
 			return false
 		}
 	}
+	if a := l.active; j.Kind == JobPlan && a != nil && a.Kind == JobPlan && a.HeadSHA == j.HeadSHA && a.BaseRef == j.BaseRef &&
+		a.CommentID == j.CommentID && slices.Equal(a.Apps, j.Apps) {
+		// The same plan is running: at the start of a leader's term its
+		// resync and a delivery both ask for it, and a second run would
+		// add a second set of check runs to the head.
+		return false
+	}
 	// A lane with work and nothing running is already in ready.
 	queued := l.active == nil && len(l.pending) > 0
 	switch j.Kind {

@@ -266,6 +266,10 @@ type Origin struct {
 	By      string
 	// ChangeStarted is the first commit's time of the change applied.
 	ChangeStarted time.Time
+	// Resumes is the ID of a record left running by an apply whose replica
+	// died: this apply's record replaces it, so the history holds one
+	// record per apply and none running that no replica runs.
+	Resumes string
 }
 
 // ApplyAndRecord is the one apply path of the CLI and the bot: it records the
@@ -278,6 +282,9 @@ func (c *Client) ApplyAndRecord(ctx context.Context, app config.App, objs []*uns
 	rec := ApplyRecord{
 		ID: fmt.Sprintf("%s-%s", start.Format("20060102T150405.000000000Z"), shortCommit(d.Commit)), Repository: normalRepository(opts.Repository),
 		App: app.Name, Cluster: d.Cluster, Trigger: d.Trigger, PR: d.PR, Commit: d.Commit, By: d.By, ChangeStarted: d.ChangeStarted, Result: ResultRunning, Started: start,
+	}
+	if d.Resumes != "" {
+		rec.ID = d.Resumes
 	}
 	if err := c.Record(ctx, rec); err != nil {
 		return nil, rec, err
