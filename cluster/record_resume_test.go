@@ -20,7 +20,7 @@ func TestApplyResumingARecordReplacesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := objects(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: {{ns}}}\ndata: {k: v}\n")
-	_, rec, err := c.ApplyAndRecord(ctx, app, objs, opts, Origin{Trigger: TriggerResync, Commit: "c1"})
+	_, rec, err := c.ApplyAndRecord(ctx, app, objs, opts, Origin{Trigger: TriggerResync, Commit: "c1", Resumes: "cut-short"})
 	if err != nil {
 		t.Fatal(err)
 	}
