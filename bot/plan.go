@@ -144,6 +144,12 @@ func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids ma
 	return errors.Join(errs...)
 }
 
+// renderer renders apps within the server's render limits.
+func (p *Pipeline) renderer() *render.Renderer {
+	lim := p.Config.Render
+	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}}
+}
+
 func (p *Pipeline) logger() *slog.Logger {
 	if p.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -193,7 +199,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
-	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, t.base, base))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(), t.base, base))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -357,7 +363,7 @@ type appResult struct {
 // previousOf renders an app as the base branch has it: what its last
 // apply most likely was, so the diff shows a field another manager took
 // as taken back rather than as a conflict (nil when base has no such app).
-func previousOf(ctx context.Context, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
+func previousOf(ctx context.Context, r *render.Renderer, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
 	return func(app string) []*unstructured.Unstructured {
 		if base == nil {
 			return nil
@@ -366,7 +372,7 @@ func previousOf(ctx context.Context, baseDir string, base *config.Repo) func(app
 		if len(prev) != 1 {
 			return nil
 		}
-		objs, _, err := render.Render(ctx, baseDir, prev[0])
+		objs, _, err := r.Render(ctx, baseDir, prev[0])
 		if err != nil {
 			return nil
 		}
@@ -388,7 +394,7 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 				return nil
 			}
 			start := time.Now()
-			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
+			r.objects, r.sources, r.err = p.renderer().Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil {
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
