@@ -144,10 +144,15 @@ func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids ma
 	return errors.Join(errs...)
 }
 
-// renderer renders apps within the server's render limits.
-func (p *Pipeline) renderer() *render.Renderer {
+// renderer renders apps within the server's render limits. A pull
+// request's head renders in its repository's lane (render.Renderer.Lane):
+// what its author pushes may loop past the deadline, push after push, and
+// its abandoned renders then hold up that repository's plans only. Merged
+// code (applies, drift, a base branch) renders in no lane, so a pull
+// request never holds it up.
+func (p *Pipeline) renderer(lane string) *render.Renderer {
 	lim := p.Config.Render
-	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}}
+	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}, Lane: lane}
 }
 
 func (p *Pipeline) logger() *slog.Logger {
@@ -199,7 +204,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
-	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(), t.base, base))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(""), t.base, base))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -394,7 +399,7 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 				return nil
 			}
 			start := time.Now()
-			r.objects, r.sources, r.err = p.renderer().Render(gctx, dir, app)
+			r.objects, r.sources, r.err = p.renderer(scope.Repository).Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil {
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
