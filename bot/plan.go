@@ -95,11 +95,17 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if p.OnStarted != nil {
 		p.OnStarted(j)
 	}
-	rep := p.judge(ctx, gh, j, pr, log)
+	rep, stale := p.judge(ctx, gh, j, pr, log)
 	// Publishing outlives a cancellation so a superseded run still says so.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if cause := context.Cause(ctx); errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
+	cause := context.Cause(ctx)
+	if stale {
+		// The checkout met a newer head before its delivery cancelled
+		// this run: its result would be stale all the same.
+		cause = ErrSuperseded
+	}
+	if errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
 		return nil, nil, p.abandon(pctx, gh, j, ids, cause)
 	}
 	bot, err := p.GitHub.BotLogin(pctx)
@@ -164,8 +170,9 @@ func (p *Pipeline) logger() *slog.Logger {
 
 // judge computes the report; every failure ends up in it, located where
 // possible, so the checks fail with the reason instead of the run
-// crashing.
-func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, log *slog.Logger) (rep report.Report) {
+// crashing. stale says the pull request's head moved past j's: the report
+// is then of no use.
+func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, log *slog.Logger) (rep report.Report, stale bool) {
 	rep.HeadSHA = j.HeadSHA
 	defer func() {
 		if r := recover(); r != nil {
@@ -173,9 +180,9 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 			rep.Errors = append(rep.Errors, report.Problem{Message: fmt.Sprintf("internal error: %v", r)})
 		}
 	}()
-	fail := func(err error) report.Report {
+	fail := func(err error) (report.Report, bool) {
 		rep.Errors = append(rep.Errors, problemOf(err))
-		return rep
+		return rep, errors.Is(err, ErrStaleRef)
 	}
 	if pr == nil {
 		var err error
@@ -198,7 +205,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	}
 	head, base, err := model(t, p.Config)
 	if err != nil {
-		return failConfig(rep, err)
+		return failConfig(rep, err), false
 	}
 	rep.Removed = p.removedApps(ctx, j, head, base)
 	// Apps a command names join the affected ones (unknown names were
@@ -220,7 +227,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 		}
 		rep.Apps = append(rep.Apps, a)
 	}
-	return rep
+	return rep, false
 }
 
 // removedApps are the apps of base that head no longer has, with what
