@@ -287,7 +287,8 @@ data:
 // deadline (60 s in the long form, scaled down to 5 s in the short one) is
 // abandoned at the deadline and counted; the plan's diff check fails
 // naming the limit, as the comment does; small pull requests opened beside
-// it complete first.
+// it complete first. Pushed again and again, it leaves no more than one
+// render of the repository running at a time.
 func TestSoakSlowHelmChart(t *testing.T) {
 	deadline := soakScale(5*time.Second, 60*time.Second)
 	loops := soakScale(3_000, 8_000) // about twice the deadline on this machine (1.2 µs an iteration)
@@ -316,9 +317,56 @@ func TestSoakSlowHelmChart(t *testing.T) {
 	if got := render.Abandoned() - abandoned; got != 1 {
 		t.Errorf("%d renders abandoned, want 1", got)
 	}
+
+	// The author pushes again and again while the abandoned render still
+	// runs: each push supersedes the last, whose checks say so; the
+	// repository's renders wait for the abandoned one instead of leaving
+	// one more running a push; the last fails naming its time limit.
+	const pushes = 3
+	var heads []string
+	for k := range pushes {
+		h, err := l.sim.Push("alice", "acme", "ops", "big", map[string]string{"charts/slow/values.yaml": fmt.Sprintf("loops: %d\n", loops+1+k)}, nil, "again")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the push's checks in progress", func() bool { return l.checks(h)[report.CheckDiff].Status != "" })
+		heads = append(heads, h)
+	}
+	last := heads[pushes-1]
+	waitForLong(t, "the last push planned", 2*deadline+5*time.Minute, func() bool { return l.completed(last) })
+	for _, h := range heads[:pushes-1] {
+		waitFor(t, "a superseded push's checks completed", func() bool { return l.completed(h) })
+		if got := l.checks(h)[report.CheckDiff].Conclusion; got != "cancelled" {
+			t.Errorf("superseded push %s: gantry/diff %q, want cancelled: %s", shortSHA(h), got, l.checks(h)[report.CheckDiff].Summary)
+		}
+	}
+	d = l.checks(last)[report.CheckDiff]
+	if named := fmt.Sprintf("time limit of %s", deadline); d.Conclusion != "failure" || !strings.Contains(d.Summary, named) {
+		t.Errorf("last push's gantry/diff: %s %q, want a failure naming the %s:\n%.600s", d.Conclusion, d.Title, named, d.Summary)
+	}
+	// Each abandoned render ended before the next one started: the first,
+	// and at most the last (which may start once the first ended).
+	left := render.Abandoned() - abandoned
+	if left > 2 {
+		t.Errorf("%d renders abandoned for %d pushes of one repository: they were left running side by side", left, pushes+1)
+	}
 	c.end(&row)
-	row.Outcome = fmt.Sprintf("abandoned at its deadline, checks failed naming it %.1f s after opening; %d small PRs done %.1f s after they opened, meanwhile",
-		f.bigDone.Sub(start).Seconds(), hugeSmallApps, f.smallDone.Sub(f.smallOpened).Seconds())
+	row.Load += fmt.Sprintf(", then %d more pushes of it", pushes)
+	row.Outcome = fmt.Sprintf("abandoned at its deadline, checks failed naming it %.1f s after opening; %d small PRs done %.1f s after they opened, meanwhile; "+
+		"%d pushes: %d superseded (cancelled), the last failed naming its limit, %s abandoned in all, one at a time",
+		f.bigDone.Sub(start).Seconds(), hugeSmallApps, f.smallDone.Sub(f.smallOpened).Seconds(), pushes, pushes-1, plural(int(left), "render", "renders"))
 	row.Lost = "none"
 	reportSoak(t, row)
+}
+
+// waitForLong polls cond until it holds, failing the test after timeout.
+func waitForLong(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
