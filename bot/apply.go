@@ -327,7 +327,7 @@ func (p *Pipeline) previousRenders(ctx context.Context, url, tok, work string, t
 			continue
 		}
 		if prev := appsNamed(model.Apps, []string{t.app.Name}); len(prev) == 1 {
-			todo[i].previous, _, _ = render.Render(ctx, paths[t.last], prev[0])
+			todo[i].previous, _, _ = p.renderer("").Render(ctx, paths[t.last], prev[0])
 		}
 	}
 }
@@ -458,7 +458,7 @@ func (p *Pipeline) applyApp(ctx context.Context, dir string, scope config.Scope,
 	if a.err = scope.CheckApp(t.app); a.err != nil {
 		return a
 	}
-	objs, sources, err := render.Render(ctx, dir, t.app)
+	objs, sources, err := p.renderer("").Render(ctx, dir, t.app)
 	if err != nil {
 		a.err = err
 		return a

@@ -95,11 +95,17 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if p.OnStarted != nil {
 		p.OnStarted(j)
 	}
-	rep := p.judge(ctx, gh, j, pr, log)
+	rep, stale := p.judge(ctx, gh, j, pr, log)
 	// Publishing outlives a cancellation so a superseded run still says so.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if cause := context.Cause(ctx); errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
+	cause := context.Cause(ctx)
+	if stale {
+		// The checkout met a newer head before its delivery cancelled
+		// this run: its result would be stale all the same.
+		cause = ErrSuperseded
+	}
+	if errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
 		return nil, nil, p.abandon(pctx, gh, j, ids, cause)
 	}
 	bot, err := p.GitHub.BotLogin(pctx)
@@ -144,6 +150,17 @@ func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids ma
 	return errors.Join(errs...)
 }
 
+// renderer renders apps within the server's render limits. A pull
+// request's head renders in its repository's lane (render.Renderer.Lane):
+// what its author pushes may loop past the deadline, push after push, and
+// its abandoned renders then hold up that repository's plans only. Merged
+// code (applies, drift, a base branch) renders in no lane, so a pull
+// request never holds it up.
+func (p *Pipeline) renderer(lane string) *render.Renderer {
+	lim := p.Config.Render
+	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}, Lane: lane}
+}
+
 func (p *Pipeline) logger() *slog.Logger {
 	if p.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -153,8 +170,9 @@ func (p *Pipeline) logger() *slog.Logger {
 
 // judge computes the report; every failure ends up in it, located where
 // possible, so the checks fail with the reason instead of the run
-// crashing.
-func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, log *slog.Logger) (rep report.Report) {
+// crashing. stale says the pull request's head moved past j's: the report
+// is then of no use.
+func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, log *slog.Logger) (rep report.Report, stale bool) {
 	rep.HeadSHA = j.HeadSHA
 	defer func() {
 		if r := recover(); r != nil {
@@ -162,9 +180,9 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 			rep.Errors = append(rep.Errors, report.Problem{Message: fmt.Sprintf("internal error: %v", r)})
 		}
 	}()
-	fail := func(err error) report.Report {
+	fail := func(err error) (report.Report, bool) {
 		rep.Errors = append(rep.Errors, problemOf(err))
-		return rep
+		return rep, errors.Is(err, ErrStaleRef)
 	}
 	if pr == nil {
 		var err error
@@ -187,13 +205,13 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	}
 	head, base, err := model(t, p.Config)
 	if err != nil {
-		return failConfig(rep, err)
+		return failConfig(rep, err), false
 	}
 	rep.Removed = p.removedApps(ctx, j, head, base)
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
-	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, t.base, base))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(""), t.base, base))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -209,7 +227,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 		}
 		rep.Apps = append(rep.Apps, a)
 	}
-	return rep
+	return rep, false
 }
 
 // removedApps are the apps of base that head no longer has, with what
@@ -357,7 +375,7 @@ type appResult struct {
 // previousOf renders an app as the base branch has it: what its last
 // apply most likely was, so the diff shows a field another manager took
 // as taken back rather than as a conflict (nil when base has no such app).
-func previousOf(ctx context.Context, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
+func previousOf(ctx context.Context, r *render.Renderer, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
 	return func(app string) []*unstructured.Unstructured {
 		if base == nil {
 			return nil
@@ -366,7 +384,7 @@ func previousOf(ctx context.Context, baseDir string, base *config.Repo) func(app
 		if len(prev) != 1 {
 			return nil
 		}
-		objs, _, err := render.Render(ctx, baseDir, prev[0])
+		objs, _, err := r.Render(ctx, baseDir, prev[0])
 		if err != nil {
 			return nil
 		}
@@ -388,7 +406,7 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 				return nil
 			}
 			start := time.Now()
-			r.objects, r.sources, r.err = render.Render(gctx, dir, app)
+			r.objects, r.sources, r.err = p.renderer(scope.Repository).Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil {
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {

@@ -197,6 +197,9 @@ func validateServer(d *decoder, s *Server) {
 	validateNotifications(d, s)
 	validateLeaderElection(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
+	if s.Render.MaxObjects < 0 {
+		d.errAt("render.maxObjects", "%d is negative", s.Render.MaxObjects)
+	}
 	if d.has("resyncInterval") && s.ResyncInterval.D() < 10e9 {
 		d.errAt("resyncInterval", "%s is too short: at least 10s", s.ResyncInterval.D())
 	}

@@ -39,6 +39,9 @@ type Server struct {
 	ResyncInterval Duration `yaml:"resyncInterval"`
 	// Drift holds the drift defaults.
 	Drift DriftDefaults `yaml:"drift"`
+	// Render bounds every render of an app, in plans, applies and drift
+	// checks alike.
+	Render RenderLimits `yaml:"render"`
 	// Discovery says how apps are found in a repository without
 	// .gantry.yaml.
 	Discovery Discovery `yaml:"discovery"`
@@ -161,6 +164,17 @@ type Discovery struct {
 	// become apps. Directories with kustomization.yaml or Chart.yaml become
 	// apps wherever they are. Default: ["apps", "clusters"].
 	Roots []string `yaml:"roots"`
+}
+
+// RenderLimits bound one render of an app, so one pull request's huge or
+// slow input cannot hold a worker or the memory for long; zero fields keep
+// render.DefaultLimits.
+type RenderLimits struct {
+	// Timeout bounds one render in time: a render past it is abandoned and
+	// the plan's diff check fails naming the limit. Default: 60s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxObjects is the most objects one app may render. Default: 20000.
+	MaxObjects int `yaml:"maxObjects"`
 }
 
 // PullRequests says which pull requests gantry processes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,6 +28,13 @@ type Renderer struct {
 	// Scope tells whether kinds unknown to gantry are namespaced, usually
 	// from the target cluster's discovery; nil treats them as namespaced.
 	Scope ScopeFunc
+	// Lane, when set, names whose input this is (the bot: the repository
+	// of a pull request). A render abandoned at its deadline keeps its CPU
+	// until it ends on its own, so renders of a lane wait, within their own
+	// deadline, until the lane's abandoned renders have ended: pushing a
+	// runaway chart again and again leaves no more renders running, and
+	// other lanes never wait.
+	Lane string
 
 	// hooks lets tests see a render's progress; nil outside tests.
 	hooks *renderHooks
@@ -60,14 +68,26 @@ func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) 
 	}
 	rctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
+	if err := stuck.wait(rctx, r.Lane); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, &Error{App: app.Name, Msg: fmt.Sprintf("render not started: %v", err), Err: err}
+		}
+		return nil, nil, &Error{
+			App: app.Name,
+			Msg: fmt.Sprintf("render not started within its time limit of %s: an earlier render of %s, abandoned at its deadline, is still running", lim.Timeout, r.Lane),
+			Err: fmt.Errorf("%w: %w", ErrLimit, context.DeadlineExceeded),
+		}
+	}
 	type result struct {
 		objs []*unstructured.Unstructured
 		sm   SourceMap
 		err  error
 	}
 	done := make(chan result, 1)
+	var fate renderFate // guarded by stuck.mu
 	go func() {
 		objs, sm, err := r.renderApp(rctx, repoRoot, app, lim)
+		stuck.ended(r.Lane, &fate)
 		done <- result{objs, sm, err}
 	}()
 	select {
@@ -75,10 +95,9 @@ func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) 
 		return res.objs, res.sm, res.err
 	case <-rctx.Done():
 	}
-	select {
-	case res := <-done: // finished as the deadline came
+	if !stuck.leave(r.Lane, &fate) { // finished as the deadline came
+		res := <-done
 		return res.objs, res.sm, res.err
-	default:
 	}
 	// Helm's template engine and Kustomize cannot be interrupted: the
 	// render is left to finish on its own, its result unread, and counted.
@@ -95,6 +114,89 @@ func (r *Renderer) Render(ctx context.Context, repoRoot string, app config.App) 
 
 // abandoned counts renders left running past their deadline.
 var abandoned atomic.Uint64
+
+// stuck tracks, by lane, the abandoned renders still running.
+var stuck = stuckRenders{lanes: map[string]*stuckLane{}}
+
+// stuckRenders are the abandoned renders still running, by lane.
+type stuckRenders struct {
+	mu    sync.Mutex
+	lanes map[string]*stuckLane
+}
+
+// stuckLane is a lane's abandoned renders still running; over is closed
+// when the last ends.
+type stuckLane struct {
+	n    int
+	over chan struct{}
+}
+
+// wait returns when lane has no abandoned render running, or ctx's error.
+func (s *stuckRenders) wait(ctx context.Context, lane string) error {
+	if lane == "" {
+		return nil
+	}
+	for {
+		s.mu.Lock()
+		l := s.lanes[lane]
+		s.mu.Unlock()
+		if l == nil {
+			return nil
+		}
+		select {
+		case <-l.over:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// renderFate is how a render's goroutine ends: still running, finished
+// with its result read, or abandoned.
+type renderFate uint8
+
+const (
+	renderRunning renderFate = iota
+	renderFinished
+	renderAbandoned
+)
+
+// leave marks a render past its deadline abandoned, unless it has already
+// finished (then it returns false and its result is waiting).
+func (s *stuckRenders) leave(lane string, fate *renderFate) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *fate == renderFinished {
+		return false
+	}
+	*fate = renderAbandoned
+	if lane != "" {
+		l := s.lanes[lane]
+		if l == nil {
+			l = &stuckLane{over: make(chan struct{})}
+			s.lanes[lane] = l
+		}
+		l.n++
+	}
+	return true
+}
+
+// ended is told by a render's goroutine as it ends: an abandoned render
+// leaves its lane; one still awaited is marked finished, never abandoned.
+func (s *stuckRenders) ended(lane string, fate *renderFate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *fate == renderRunning {
+		*fate = renderFinished
+		return
+	}
+	if l := s.lanes[lane]; lane != "" && l != nil {
+		if l.n--; l.n == 0 {
+			close(l.over)
+			delete(s.lanes, lane)
+		}
+	}
+}
 
 // Abandoned returns how many renders this process has abandoned at their
 // deadline (or their caller's cancellation) while they were still

@@ -12,6 +12,12 @@ import (
 // MaxCommentSize is GitHub's limit on a comment body.
 const MaxCommentSize = 65536
 
+// MaxCommentParts bounds the comments one plan posts (about 1.3 MB of
+// diffs): each is a content-creating request, which GitHub's secondary
+// rate limit allows about 80 of a minute, and a megabytes-long diff is
+// read on the run page, not in dozens of comments.
+const MaxCommentParts = 20
+
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
@@ -247,18 +253,35 @@ func comment(r Report, mark func(part int) string, limit int) []string {
 	}
 
 	// Reserve room in the first part for the "continued" note and in every
-	// continuation for its header and marker.
+	// continuation for its header and marker; the last part allowed keeps
+	// room for the note on the diffs left out.
 	reserve := 200 + len(mark(1000))
+	const omittedRoom = 300
 	parts := []string{head}
 	budget := limit - len(footer) - reserve
-	for _, b := range blocks {
+	omitted := 0
+	for i, b := range blocks {
 		last := len(parts) - 1
-		if len(parts[last])+len(b)+1 > budget {
+		room := budget
+		if len(parts) == MaxCommentParts {
+			room -= omittedRoom
+		}
+		if len(parts[last])+len(b)+1 > room {
+			if len(parts) == MaxCommentParts {
+				omitted = len(blocks) - i
+				break
+			}
 			parts = append(parts, "")
 			budget = limit - reserve
 			last++
 		}
 		parts[last] += "\n" + b
+	}
+	if omitted > 0 {
+		parts[len(parts)-1] += "\n" + execute("omitted", struct {
+			More  string
+			Parts int
+		}{plural(omitted, "more object"), MaxCommentParts})
 	}
 	out := make([]string, len(parts))
 	for i, p := range parts {
