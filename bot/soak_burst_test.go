@@ -276,9 +276,9 @@ func TestSoakBurst(t *testing.T) {
 		}
 	})
 	for k := 1; k <= pushes; k++ {
-		// Each round pushes while the previous one's plans run: half
-		// the pull requests' current heads have checks first.
-		b.pace(prs / 2)
+		// Each round pushes while the previous one's plans run: some
+		// pull requests' current heads have checks first.
+		b.pace(soakScale(prs/2, 40))
 		b.round(0.1, func() {
 			for n := range b.heads {
 				if n%3 == 0 {
