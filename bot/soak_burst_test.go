@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -262,7 +263,7 @@ func (b *burst) logLines(msg string) []logLine {
 // goroutines come back.
 func TestSoakBurst(t *testing.T) {
 	prs := soakScale(30, 200)
-	const pushes = 4 // rounds of pushes: each pull request gets 1 opened + 4 or 8 x (push + synchronize) deliveries
+	const pushes = 4 // rounds of pushes: each pull request gets 1 opened + 4 (every 10th: 8) x (push + synchronize) deliveries
 	pushed, forced := 0, 0
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -278,7 +279,7 @@ func TestSoakBurst(t *testing.T) {
 	for k := 1; k <= pushes; k++ {
 		// Each round pushes while the previous one's plans run: some
 		// pull requests' current heads have checks first.
-		b.pace(soakScale(prs/2, 40))
+		b.pace(soakScale(prs/2, 10))
 		b.round(0.1, func() {
 			for n := range b.heads {
 				if n%3 == 0 {
@@ -290,7 +291,7 @@ func TestSoakBurst(t *testing.T) {
 				pushed++
 				// Some pull requests get a second push in the same round:
 				// their two synchronize deliveries race.
-				if n%5 == 0 {
+				if n%10 == 0 {
 					b.push(n, k+100)
 					pushed++
 				}
@@ -421,4 +422,31 @@ func TestSoakBurst(t *testing.T) {
 		row.Lost = strings.Join(lost, "; ")
 	}
 	reportSoak(t, row)
+}
+
+// TestPlanOfAReplacedHeadPublishesNothing: a plan job for a head the pull
+// request has moved past (its delivery arrived late) creates no check run
+// and publishes no comment: the newer head's result is the current one.
+func TestPlanOfAReplacedHeadPublishesNothing(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	n, old, err := e.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "late", Base: "main", Title: "late", Files: webCM("green")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sim.Push("alice", "acme", "ops", "late", webCM("purple"), nil, "purple"); err != nil {
+		t.Fatal(err)
+	}
+	err = e.pipe.Plan(context.Background(), Job{Kind: JobPlan, InstallationID: e.inst, Owner: "acme", Repo: "ops", PR: n, HeadSHA: old, BaseRef: "main", PRFiltered: true})
+	var skipped *NotProcessedError
+	if !errors.As(err, &skipped) {
+		t.Fatalf("plan of a replaced head: %v, want it skipped", err)
+	}
+	if c := e.checks(old); len(c) != 0 {
+		t.Errorf("check runs on the replaced head: %v", c)
+	}
+	for _, c := range e.sim.Comments("acme", "ops", n) {
+		if c.User == "gantry[bot]" {
+			t.Errorf("a comment for the replaced head:\n%s", c.Body)
+		}
+	}
 }
