@@ -78,15 +78,20 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	// The filters hold for every route, on the pull request as GitHub
 	// describes it: a route that did not see it (a command, a re-requested
 	// check) has it read first; a pull request event already passed them.
-	var pr *github.PullRequest
+	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read pull request #%d: %w", j.PR, err)
+	}
 	if !j.PRFiltered {
-		if pr, _, err = gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR); err != nil {
-			return nil, nil, fmt.Errorf("read pull request #%d: %w", j.PR, err)
-		}
 		if why := excluded(pr, p.Route); why != "" {
 			log.Info("plan skipped", "reason", why)
 			return nil, nil, &NotProcessedError{Reason: why}
 		}
+	}
+	// Deliveries arrive out of order: the job's head may be older than
+	// the pull request's, and its result would be stale.
+	if head := pr.GetHead().GetSHA(); head != "" && head != j.HeadSHA {
+		return nil, nil, p.skipStale(ctx, gh, j, head, log)
 	}
 	ids, err := StartChecks(ctx, gh.Checks, j.Owner, j.Repo, j.HeadSHA, j.ResumeChecks, report.CheckDiff, report.CheckPolicy)
 	if err != nil {
@@ -135,6 +140,21 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	}
 	log.Info("plan published", "apps", len(rep.Apps), "denies", rep.Denies(), "failed", rep.Failed())
 	return &rep, parts, errors.Join(errs...)
+}
+
+// skipStale ends a plan of a head the pull request has moved past: its
+// result would be stale, and the newer head has a plan of its own. Check
+// runs a dead run left in progress on the older head are completed as
+// cancelled.
+func (p *Pipeline) skipStale(ctx context.Context, gh *github.Client, j Job, head string, log *slog.Logger) error {
+	if len(j.ResumeChecks) > 0 {
+		if err := p.abandon(ctx, gh, j, j.ResumeChecks, ErrSuperseded); err != nil {
+			return fmt.Errorf("complete the checks left on %s: %w", shortSHA(j.HeadSHA), err)
+		}
+	}
+	why := "the pull request moved on to " + shortSHA(head)
+	log.Info("plan skipped", "reason", why)
+	return &NotProcessedError{Reason: why}
 }
 
 // abandon completes the checks of a run that stopped before its end.

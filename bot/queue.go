@@ -42,6 +42,10 @@ type lane struct {
 	pending []Job
 	active  *Job
 	stop    context.CancelCauseFunc
+	// older are the heads of this pull request known to be superseded:
+	// each plan's Before (the head a push replaced). Deliveries arrive
+	// out of order, so only this, not arrival, says which head is newer.
+	older map[string]bool
 }
 
 // NewQueue makes a queue that runs jobs with run on workers goroutines.
@@ -67,7 +71,8 @@ func (q *Queue) Start(ctx context.Context) {
 }
 
 // Enqueue adds a job to its lane. It returns false when the queue is shut
-// down, or when the same job (kind and head) is already waiting.
+// down, when the same job (kind and head) is already waiting, or when it
+// is a plan of a head a push already replaced.
 func (q *Queue) Enqueue(j Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -96,14 +101,27 @@ func (q *Queue) Enqueue(j Job) bool {
 	queued := l.active == nil && len(l.pending) > 0
 	switch j.Kind {
 	case JobPlan:
-		// A newer head makes every older plan in the lane stale.
+		// A plan of a head a push replaced is stale; so are the plans
+		// of heads this one replaced. A plan whose order is not known
+		// (no Before) runs, and finds out from GitHub (see PlanReport).
+		if j.Before != "" {
+			if l.older == nil {
+				l.older = map[string]bool{}
+			}
+			l.older[j.Before] = true
+		}
+		if l.older[j.HeadSHA] {
+			q.log.Info("ignoring the plan of a replaced head", jobAttrs(j)...)
+			return false
+		}
 		l.pending = slices.DeleteFunc(l.pending, func(p Job) bool {
-			if p.Kind == JobPlan {
+			stale := p.Kind == JobPlan && l.older[p.HeadSHA]
+			if stale {
 				q.log.Info("dropping stale plan", append(jobAttrs(p), "newer", shortSHA(j.HeadSHA))...)
 			}
-			return p.Kind == JobPlan
+			return stale
 		})
-		if l.active != nil && l.active.Kind == JobPlan && l.active.HeadSHA != j.HeadSHA {
+		if l.active != nil && l.active.Kind == JobPlan && l.older[l.active.HeadSHA] {
 			q.log.Info("cancelling stale plan", append(jobAttrs(*l.active), "newer", shortSHA(j.HeadSHA))...)
 			l.stop(ErrSuperseded)
 		}

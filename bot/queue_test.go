@@ -55,6 +55,12 @@ func plan(pr int, sha string) Job {
 	return Job{Kind: JobPlan, Owner: "acme", Repo: "ops", PR: pr, HeadSHA: sha}
 }
 
+// push is a plan of a synchronize: its head replaced before.
+func push(j Job, before string) Job {
+	j.Before = before
+	return j
+}
+
 func waitBegin(t *testing.T, r *recorder, want string) {
 	t.Helper()
 	select {
@@ -73,13 +79,13 @@ func TestQueueNewerHeadCancelsOlder(t *testing.T) {
 	q.Start(context.Background())
 	q.Enqueue(plan(1, "a"))
 	waitBegin(t, r, "acme/ops#1@a")
-	if !q.Enqueue(plan(1, "b")) {
+	if !q.Enqueue(push(plan(1, "b"), "a")) {
 		t.Fatal("newer head refused")
 	}
-	if !q.Enqueue(plan(1, "c")) {
+	if !q.Enqueue(push(plan(1, "c"), "b")) {
 		t.Fatal("newest head refused")
 	}
-	if q.Enqueue(plan(1, "c")) {
+	if q.Enqueue(push(plan(1, "c"), "b")) {
 		t.Fatal("duplicate delivery of the same head queued twice")
 	}
 	waitBegin(t, r, "acme/ops#1@c") // b was dropped unrun: c superseded it
@@ -177,7 +183,7 @@ func TestQueueNewerWorkInAWaitingLaneRunsOnce(t *testing.T) {
 	apply := func(before, head string) Job {
 		return Job{Kind: JobApply, Owner: "acme", Repo: "ops", BaseRef: "main", Before: before, HeadSHA: head}
 	}
-	for _, j := range []Job{plan(1, "a"), plan(1, "b"), plan(1, "c"), apply("0", "1"), apply("1", "2"), apply("2", "3")} {
+	for _, j := range []Job{plan(1, "a"), push(plan(1, "b"), "a"), push(plan(1, "c"), "b"), apply("0", "1"), apply("1", "2"), apply("2", "3")} {
 		if !q.Enqueue(j) {
 			t.Fatalf("%s %s refused", j.Kind, j.HeadSHA)
 		}
@@ -194,7 +200,7 @@ func TestQueueNewerWorkInAWaitingLaneRunsOnce(t *testing.T) {
 	for _, j := range ran {
 		got = append(got, string(j.Kind)+":"+j.Before+">"+j.HeadSHA)
 	}
-	want := []string{"installation:>", "plan:>c", "apply:0>3"}
+	want := []string{"installation:>", "plan:b>c", "apply:0>3"}
 	if len(got) != len(want) {
 		t.Fatalf("ran %v, want %v", got, want)
 	}
@@ -202,5 +208,38 @@ func TestQueueNewerWorkInAWaitingLaneRunsOnce(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("ran %v, want %v", got, want)
 		}
+	}
+}
+
+// TestQueueOlderHeadDeliveredLateIsStale: deliveries arrive out of order.
+// A synchronize naming the head it replaced makes that head's plan stale,
+// whenever it arrives; arriving later proves nothing, so a plan of a head
+// of unknown order neither cancels nor replaces a newer one.
+func TestQueueOlderHeadDeliveredLateIsStale(t *testing.T) {
+	r := newRecorder()
+	q := NewQueue(r.run, 1, nil)
+	q.Start(context.Background())
+	q.Enqueue(plan(1, "c"))
+	waitBegin(t, r, "acme/ops#1@c")
+	if !q.Enqueue(push(plan(1, "b"), "a")) {
+		t.Fatal("a head of unknown order refused")
+	}
+	if q.Enqueue(push(plan(1, "a"), "z")) {
+		t.Fatal("the plan of a replaced head a was queued")
+	}
+	if !q.Enqueue(push(plan(1, "d"), "c")) {
+		t.Fatal("newer head d refused")
+	}
+	waitBegin(t, r, "acme/ops#1@b") // c was cancelled by d; b's order is unknown, it runs
+	close(r.release)
+	waitBegin(t, r, "acme/ops#1@d")
+	q.Shutdown(context.Background())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !errors.Is(r.cancelled["acme/ops#1@c"], ErrSuperseded) {
+		t.Errorf("c's cause = %v, want ErrSuperseded", r.cancelled["acme/ops#1@c"])
+	}
+	if _, ok := r.cancelled["acme/ops#1@d"]; ok {
+		t.Errorf("the newest head d was cancelled")
 	}
 }

@@ -35,7 +35,8 @@ type Job struct {
 	// Merged says a closed pull request was merged into the default
 	// branch.
 	Merged bool
-	// Before is a push's previous head of the branch ("" for other jobs).
+	// Before is a push's previous head of the branch, or the head a
+	// synchronize replaced ("" for other jobs).
 	Before    string
 	BaseRef   string // the pull request's base branch, or the pushed branch
 	Sender    string // who caused the event
@@ -165,6 +166,9 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 			return ignore("%s", why)
 		}
 		job.Kind, job.PRFiltered = JobPlan, true
+		if e.GetAction() == "synchronize" {
+			job.Before = e.GetBefore()
+		}
 	case "closed":
 		job.Kind = JobPRClosed
 		// A merge into the default branch is applied by its push, which

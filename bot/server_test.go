@@ -71,6 +71,13 @@ func restartServer(t testing.TB, l *live) *live {
 
 func serve(t testing.TB, e *e2e, serverYAML string) *live {
 	t.Helper()
+	return serveWorkers(t, e, serverYAML, 4)
+}
+
+// serveWorkers is serve with a queue of the given number of workers
+// (gantry serve --workers).
+func serveWorkers(t testing.TB, e *e2e, serverYAML string, workers int) *live {
+	t.Helper()
 	yamlGiven := serverYAML
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -104,7 +111,7 @@ func serve(t testing.TB, e *e2e, serverYAML string) *live {
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})) // as gantry serve logs
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := NewServer(ctx, cfg, ServerOptions{Log: log, CacheDir: t.TempDir(), Workers: 4})
+	srv, err := NewServer(ctx, cfg, ServerOptions{Log: log, CacheDir: t.TempDir(), Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,10 +195,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.Job.DeliveryID = delivery
 	d.Job.Received = time.Now()
 	if !h.Enqueue(*d.Job) {
-		log.Info("job not queued (the same job is waiting, or shutting down)", jobAttrs(withoutDelivery(*d.Job))...)
+		log.Info("job not queued (the same job is waiting, its head was replaced, or shutting down)", jobAttrs(withoutDelivery(*d.Job))...)
 		h.Observe(label, outcomeRefused)
 		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintf(w, "not queued: %s for %s is already waiting, or gantry is shutting down\n", d.Job.Kind, d.Job.Lane())
+		fmt.Fprintf(w, "not queued: %s for %s is already waiting or stale, or gantry is shutting down\n", d.Job.Kind, d.Job.Lane())
 		return
 	}
 	log.Info("job queued", jobAttrs(withoutDelivery(*d.Job))...)
