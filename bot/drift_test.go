@@ -372,3 +372,45 @@ func TestKustomizeDriftBecomesAPatchRegisteredInTheModel(t *testing.T) {
 		t.Errorf("drift pull request #%d after the patch was merged", pr.GetNumber())
 	}
 }
+
+// TestDriftPRLeftAsAPlaceholderIsCompleted: a replica killed between
+// opening a drift pull request and sealing its body leaves the bot's
+// placeholder open on the branch; the next comparison completes that pull
+// request (sealed, labelled) instead of failing to open a second one.
+func TestDriftPRLeftAsAPlaceholderIsCompleted(t *testing.T) {
+	l := startServer(t, applyFiles, "")
+	_, first := l.mergePR(t, "v1", map[string]string{"apps/web/deploy.yaml": commentedDeployment("nginx:1")})
+	l.applied(t, first)
+	l.edit(t, "kubectl-edit", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "nginx:9" })
+	// What the dead replica left: its branch and its placeholder.
+	if _, err := l.sim.Push("alice", "acme", "ops", "gantry/drift/web", map[string]string{"x": "y"}, nil, "half"); err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := l.gh(t).PullRequests.Create(context.Background(), "acme", "ops", &github.NewPullRequest{Title: github.String("drift"),
+		Head: github.String("gantry/drift/web"), Base: github.String("main"), Body: github.String(placeholderBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.driftCheck(t)
+	prs, _, err := l.gh(t).PullRequests.List(context.Background(), "acme", "ops", &github.PullRequestListOptions{State: "open", Head: "acme:gantry/drift/web"})
+	if err != nil || len(prs) != 1 {
+		t.Fatalf("open drift pull requests %d, %v: want the one left, completed", len(prs), err)
+	}
+	pr := prs[0]
+	var d driftPayload
+	if pr.GetNumber() != left.GetNumber() || !l.srv.pipe.Seal.Open(marker.KindDrift, marker.Scope("acme", "ops", pr.GetNumber()), pr.GetBody(), &d) || d.App != "web" {
+		t.Errorf("#%d (left #%d) is not completed as gantry's drift pull request: %+v\n%s", pr.GetNumber(), left.GetNumber(), d, pr.GetBody())
+	}
+	if len(pr.Labels) != 1 || pr.Labels[0].GetName() != DriftLabel {
+		t.Errorf("labels %v", pr.Labels)
+	}
+	// The same text in a pull request someone else opened is not the
+	// bot's: never taken for one.
+	if _, _, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "gantry/drift/api", Base: "main", Title: "x", Body: placeholderBody,
+		Files: map[string]string{"z": "z"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.srv.pipe.placeholderPR(context.Background(), l.gh(t), Job{Owner: "acme", Repo: "ops"}, "gantry/drift/api"); err != nil || got != nil {
+		t.Errorf("alice's pull request was taken for the bot's placeholder: #%d %v", got.GetNumber(), err)
+	}
+}

@@ -27,8 +27,18 @@ type ownPR struct {
 // unsealed body as gantry's.
 func (p *Pipeline) publishOwnPR(ctx context.Context, gh *github.Client, j Job, open *github.PullRequest, o ownPR) (*github.PullRequest, error) {
 	if open == nil {
+		// A replica killed between opening and sealing left a pull
+		// request of the bot's own on the branch: it is completed, not
+		// opened again (GitHub refuses a second one from the branch).
+		left, err := p.placeholderPR(ctx, gh, j, o.branch)
+		if err != nil {
+			return nil, err
+		}
+		open = left
+	}
+	if open == nil {
 		pr, _, err := gh.PullRequests.Create(ctx, j.Owner, j.Repo, &github.NewPullRequest{Title: github.String(o.title),
-			Head: github.String(o.branch), Base: github.String(o.base), Body: github.String("gantry is writing this pull request's description.")})
+			Head: github.String(o.branch), Base: github.String(o.base), Body: github.String(placeholderBody)})
 		if err != nil {
 			return nil, fmt.Errorf("open the %s pull request from %s: %w", o.what, o.branch, err)
 		}
@@ -40,4 +50,27 @@ func (p *Pipeline) publishOwnPR(ctx context.Context, gh *github.Client, j Job, o
 	}
 	p.label(ctx, gh, j, open.GetNumber(), o.label)
 	return open, nil
+}
+
+// placeholderBody is the body of gantry's own pull request until its
+// sealed body is written.
+const placeholderBody = "gantry is writing this pull request's description."
+
+// placeholderPR is the open pull request from branch that the bot opened
+// and never finished (its body still the placeholder), or nil.
+func (p *Pipeline) placeholderPR(ctx context.Context, gh *github.Client, j Job, branch string) (*github.PullRequest, error) {
+	prs, _, err := gh.PullRequests.List(ctx, j.Owner, j.Repo, &github.PullRequestListOptions{State: "open", Head: j.Owner + ":" + branch})
+	if err != nil {
+		return nil, fmt.Errorf("list the pull requests of %s: %w", branch, err)
+	}
+	bot, err := p.GitHub.BotLogin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range prs {
+		if pr.GetHead().GetRef() == branch && pr.GetUser().GetLogin() == bot && pr.GetBody() == placeholderBody {
+			return pr, nil
+		}
+	}
+	return nil, nil
 }
