@@ -243,6 +243,8 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			continue
 		case !ok:
 			t.reason = "first apply: the push changed it"
+		case last.Commit == j.HeadSHA && last.Interrupted:
+			t.reason = "its last apply was interrupted: the cluster could not be reached"
 		case last.Commit == j.HeadSHA && last.Ended():
 			continue
 		case last.Commit == j.HeadSHA:
@@ -509,6 +511,9 @@ func applyReportApp(a appApplied) report.ApplyApp {
 	}
 	for _, o := range cs.Objects {
 		out.Counts[string(o.Action)]++
+		if o.Action == cluster.ChangeNotApplied {
+			out.NotApplied, out.NotAppliedWhy = append(out.NotApplied, o.Object.String()), o.Note
+		}
 		if o.Action != cluster.ChangeFailed {
 			continue
 		}
