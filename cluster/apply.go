@@ -31,7 +31,7 @@ const (
 	// ChangeNotApplied is an object an apply that stopped early never
 	// sent; its note says why.
 	ChangeNotApplied ChangeAction = "not applied"
-	ChangeFailed  ChangeAction = "failed"
+	ChangeFailed     ChangeAction = "failed"
 	// ChangeLeft is an object the app no longer renders, left in the
 	// cluster because this apply does not prune: said, never silent.
 	ChangeLeft ChangeAction = "left"
