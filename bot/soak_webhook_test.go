@@ -174,3 +174,38 @@ func TestSoakWebhookLost(t *testing.T) {
 	row.Lost = "none"
 	reportSoak(t, row)
 }
+
+// TestAPushAdoptsAnAppWhoseFirstPushWasLost: the push that first changes
+// an app adopts it; when that push's apply is lost (its webhook here; a
+// job skipped for a newer head, or failed, alike), the next push adopts
+// it still, since a commit after the branch's last apply changed it, and
+// its pull request hears of the apply.
+func TestAPushAdoptsAnAppWhoseFirstPushWasLost(t *testing.T) {
+	l := startServer(t, soakApps(2), "")
+	_, first := l.mergePR(t, "a00-v1", map[string]string{"apps/a00/cm.yaml": configMap("a00-config", "v1")})
+	l.applied(t, first)
+	l.sim.SetWebhook("", "") // the first change of a01 is lost
+	lost, _, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "a01-v1", Base: "main", Title: "a01",
+		Files: withNS(map[string]string{"apps/a01/cm.yaml": configMap("a01-config", "v1")}, l.ns)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.sim.MergePR("maria", "acme", "ops", lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.sim.WaitDeliveries(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.sim.SetWebhook(l.url+"/webhooks", hookSecret)
+	_, head := l.mergePR(t, "a00-v2", map[string]string{"apps/a00/cm.yaml": configMap("a00-config", "v2")})
+	if c := l.applied(t, head); c.Conclusion != "success" {
+		t.Fatalf("gantry/apply: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
+	}
+	if last, ok := l.records(t, "a01").Last(); !ok || last.Commit != head || last.Result != cluster.ResultSucceeded {
+		t.Errorf("a01's record: %+v, %v; want adopted at %s", last, ok, shortSHA(head))
+	}
+	if cm, err := kube.Client.CoreV1().ConfigMaps(l.ns).Get(context.Background(), "a01-config", metav1.GetOptions{}); err != nil || cm.Data["value"] != "v1" {
+		t.Errorf("a01-config: %v", err)
+	}
+	waitFor(t, "apply comment on #"+fmt.Sprint(lost), func() bool { return l.botComment(lost, "applied at `"+shortSHA(head)) != "" })
+}
