@@ -67,7 +67,8 @@ func (q *Queue) Start(ctx context.Context) {
 }
 
 // Enqueue adds a job to its lane. It returns false when the queue is shut
-// down, or when the same job (kind and head) is already waiting.
+// down, when the same job (kind and head) is already waiting, or when the
+// same plan is running.
 func (q *Queue) Enqueue(j Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -80,10 +81,17 @@ func (q *Queue) Enqueue(j Job) bool {
 		l = &lane{}
 		q.lanes[key] = l
 	}
-	for _, p := range l.pending {
-		if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID && slices.Equal(p.Apps, j.Apps) {
-			return false
-		}
+	same := func(p Job) bool {
+		return p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID && slices.Equal(p.Apps, j.Apps)
+	}
+	if slices.ContainsFunc(l.pending, same) {
+		return false
+	}
+	// A plan of the head already running publishes what this one would:
+	// running it again after (a resync and a late webhook for one head)
+	// would publish its check runs twice.
+	if j.Kind == JobPlan && l.active != nil && same(*l.active) {
+		return false
 	}
 	// A lane with work and nothing running is already in ready.
 	queued := l.active == nil && len(l.pending) > 0

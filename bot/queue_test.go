@@ -204,3 +204,25 @@ func TestQueueNewerWorkInAWaitingLaneRunsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueRunningPlanIsNotQueuedAgain: the resync and a late webhook
+// both asking for the plan of the head already running queue nothing: it
+// would run again after and publish its check runs twice.
+func TestQueueRunningPlanIsNotQueuedAgain(t *testing.T) {
+	r := newRecorder()
+	q := NewQueue(r.run, 2, nil)
+	q.Start(context.Background())
+	q.Enqueue(plan(1, "a"))
+	waitBegin(t, r, "acme/ops#1@a")
+	if q.Enqueue(plan(1, "a")) {
+		t.Error("the running plan's head was queued again")
+	}
+	close(r.release)
+	waitFor(t, "idle", func() bool { q.mu.Lock(); defer q.mu.Unlock(); return len(q.lanes) == 0 })
+	q.Shutdown(context.Background())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.started) != 1 {
+		t.Errorf("ran %v, want the one plan", r.started)
+	}
+}
