@@ -187,6 +187,9 @@ func TestSoakAPIServerDownMidApply(t *testing.T) {
 	for _, x := range lost {
 		t.Error(x)
 	}
+	if errs := l.sim.Errors(); len(errs) > 0 {
+		t.Errorf("the simulator saw invalid requests: %v", errs)
+	}
 	row.Scenario = "API server down mid-apply"
 	row.Load = fmt.Sprintf("1 merge applying %d objects in 2 waves", bulk+2)
 	row.Faults = fmt.Sprintf("kube-apiserver stopped during the wave-0 health wait, back after %.0f s", outage.Seconds())
