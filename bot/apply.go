@@ -237,6 +237,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 	}
 	var todo []appToApply
 	var errs []error
+	records := map[string]*cluster.Records{}
 	for _, app := range model.Apps {
 		if app.Apply != config.ApplyOnMerge {
 			continue
@@ -251,6 +252,30 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 			errs = append(errs, fmt.Errorf("app %s: %w", app.Name, err))
 			continue
 		}
+		records[app.Name] = rs
+	}
+	// An app never applied is adopted by the push that changes it; when
+	// that push's apply was lost (skipped for a newer head, failed, or
+	// never delivered), a later job adopts it still: a commit since the
+	// branch's last apply by gantry changed it.
+	since := lastBranchApply(records)
+	adopt := func(name string) bool {
+		if pushed && contains(compare(j.Before).affected, name) {
+			return true
+		}
+		if since == "" || since == j.HeadSHA || !contains(compare(since).affected, name) {
+			return false
+		}
+		for _, sha := range compare(since).shas {
+			commits[sha] = true
+		}
+		return true
+	}
+	for _, app := range model.Apps {
+		rs := records[app.Name]
+		if app.Apply != config.ApplyOnMerge || rs == nil {
+			continue
+		}
 		t := appToApply{app: app}
 		if good, ok := rs.LastGood(); ok {
 			t.before = good.Commit
@@ -260,12 +285,14 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 		last, ok := rs.Last()
 		t.last = last.Commit
 		switch {
-		case !ok && (!pushed || !contains(compare(j.Before).affected, app.Name)):
+		case !ok && !adopt(app.Name):
 			// gantry adopts an app at the first push that changes it:
 			// being installed, or a resync, applies nothing by itself.
 			continue
 		case !ok:
-			t.reason = "first apply: the push changed it"
+			t.reason = "first apply: a push changed it"
+		case last.Commit == j.HeadSHA && last.Interrupted:
+			t.reason = "its last apply was interrupted: the cluster could not be reached"
 		case last.Commit == j.HeadSHA && last.Ended():
 			continue
 		case last.Commit == j.HeadSHA:
@@ -288,6 +315,21 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 		todo = append(todo, t)
 	}
 	return todo, commits, errs
+}
+
+// lastBranchApply is the commit of the newest apply of the base branch
+// (after a merge, or by a resync) recorded for any of the apps, "" when
+// none is.
+func lastBranchApply(records map[string]*cluster.Records) string {
+	var newest cluster.ApplyRecord
+	for _, rs := range records {
+		for _, r := range rs.History {
+			if (r.Trigger == cluster.TriggerMerge || r.Trigger == cluster.TriggerResync) && r.Started.After(newest.Started) {
+				newest = r
+			}
+		}
+	}
+	return newest.Commit
 }
 
 // modelBase is the base model affected-app detection compares with: none
@@ -533,6 +575,9 @@ func applyReportApp(a appApplied) report.ApplyApp {
 	}
 	for _, o := range cs.Objects {
 		out.Counts[string(o.Action)]++
+		if o.Action == cluster.ChangeNotApplied {
+			out.NotApplied, out.NotAppliedWhy = append(out.NotApplied, o.Object.String()), o.Note
+		}
 		if o.Action != cluster.ChangeFailed {
 			continue
 		}

@@ -71,8 +71,9 @@ func (q *Queue) Start(ctx context.Context) {
 }
 
 // Enqueue adds a job to its lane. It returns false when the queue is shut
-// down, when the same job (kind and head) is already waiting, or when it
-// is a plan of a head a push already replaced.
+// down, when the same job (kind and head) is already waiting, when the
+// same plan is running, or when it is a plan of a head a push already
+// replaced.
 func (q *Queue) Enqueue(j Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -85,16 +86,17 @@ func (q *Queue) Enqueue(j Job) bool {
 		l = &lane{}
 		q.lanes[key] = l
 	}
-	for _, p := range l.pending {
-		if p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID && slices.Equal(p.Apps, j.Apps) {
-			return false
-		}
+	same := func(p Job) bool {
+		return p.Kind == j.Kind && p.HeadSHA == j.HeadSHA && p.CommentID == j.CommentID && slices.Equal(p.Apps, j.Apps)
 	}
-	if a := l.active; j.Kind == JobPlan && a != nil && a.Kind == JobPlan && a.HeadSHA == j.HeadSHA && a.BaseRef == j.BaseRef &&
-		a.CommentID == j.CommentID && slices.Equal(a.Apps, j.Apps) {
-		// The same plan is running: at the start of a leader's term its
-		// resync and a delivery both ask for it, and a second run would
-		// add a second set of check runs to the head.
+	if slices.ContainsFunc(l.pending, same) {
+		return false
+	}
+	// A plan of the head already running publishes what this one would:
+	// running it again after (a resync and a late webhook for one head,
+	// as at the start of a leader's term) would publish its check runs
+	// twice.
+	if j.Kind == JobPlan && l.active != nil && same(*l.active) {
 		return false
 	}
 	// A lane with work and nothing running is already in ready.

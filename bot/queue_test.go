@@ -243,3 +243,4 @@ func TestQueueOlderHeadDeliveredLateIsStale(t *testing.T) {
 		t.Errorf("the newest head d was cancelled")
 	}
 }
+

@@ -55,6 +55,12 @@ func (p *Pipeline) revertFailed(ctx context.Context, gh *github.Client, j Job, g
 		if !a.failed() {
 			continue
 		}
+		if a.record.Interrupted {
+			// Nothing in the change is at fault: reverting it would undo a
+			// good change, and the next resync applies it again.
+			run.Report.Apps[i].RevertNote = "the cluster could not be reached, so the change is not at fault and no revert is opened: the next resync applies this commit again"
+			continue
+		}
 		if a.before == "" {
 			run.Report.Apps[i].RevertNote = "no earlier healthy apply of this app is recorded, so there is no state to revert to: fix forward with a new pull request"
 			continue

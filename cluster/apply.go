@@ -28,7 +28,10 @@ const (
 	// ChangeSkipped is an object prune kept (opt-out annotation, another
 	// owner).
 	ChangeSkipped ChangeAction = "skipped"
-	ChangeFailed  ChangeAction = "failed"
+	// ChangeNotApplied is an object an apply that stopped early never
+	// sent; its note says why.
+	ChangeNotApplied ChangeAction = "not applied"
+	ChangeFailed     ChangeAction = "failed"
 	// ChangeLeft is an object the app no longer renders, left in the
 	// cluster because this apply does not prune: said, never silent.
 	ChangeLeft ChangeAction = "left"
@@ -330,7 +333,7 @@ func collect(ps []*planned, entries []ChangeEntry, idx []int, why string) []Chan
 	for _, i := range idx {
 		e := entries[i]
 		if e.Action == "" {
-			e = ChangeEntry{Object: ps[i].ref, Action: ChangeSkipped, Note: "not applied: " + why}
+			e = ChangeEntry{Object: ps[i].ref, Action: ChangeNotApplied, Note: why}
 		}
 		out = append(out, e)
 	}

@@ -254,8 +254,8 @@ func TestFailingHookStopsTheApply(t *testing.T) {
 	if d := cmp.Diff(want, hookResults(cs)); d != "" {
 		t.Errorf("hooks (-want +got):\n%s", d)
 	}
-	if got := changes(cs)["ConfigMap/"+ns+"/main"]; got != string(ChangeSkipped) {
-		t.Errorf("main is %q in the ChangeSet, want skipped", got)
+	if got := changes(cs)["ConfigMap/"+ns+"/main"]; got != string(ChangeNotApplied) {
+		t.Errorf("main is %q in the ChangeSet, want not applied", got)
 	}
 }
 

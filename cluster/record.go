@@ -106,6 +106,10 @@ type ApplyRecord struct {
 	Unhealthy []string `json:"unhealthy,omitempty"`
 	// Revert is the pull request opened to revert a failed apply.
 	Revert string `json:"revert,omitempty"`
+	// Interrupted says a failed apply stopped because the cluster could
+	// not be reached (see Unreachable), not for anything in the app: the
+	// next resync applies its commit again.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Ended reports whether the apply reached a result.
@@ -292,10 +296,21 @@ func (c *Client) ApplyAndRecord(ctx context.Context, app config.App, objs []*uns
 	cs, err := c.Apply(ctx, app, objs, opts)
 	rec.Duration = time.Since(start)
 	fillRecord(&rec, cs, err)
-	// The record is written even when the apply's context ended.
+	// The record is written even when the apply's context ended, and
+	// when the cluster is back from an outage that cut the apply short,
+	// so the record says what happened rather than "running".
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if werr := c.Record(wctx, rec); werr != nil {
+	werr := c.Record(wctx, rec)
+	for wait := 250 * time.Millisecond; werr != nil && Unreachable(werr); wait = min(2*wait, 4*time.Second) {
+		select {
+		case <-wctx.Done():
+			return cs, rec, errors.Join(err, werr)
+		case <-time.After(wait):
+		}
+		werr = c.Record(wctx, rec)
+	}
+	if werr != nil {
 		return cs, rec, errors.Join(err, werr)
 	}
 	return cs, rec, err
@@ -306,7 +321,7 @@ func (c *Client) ApplyAndRecord(ctx context.Context, app config.App, objs []*uns
 func fillRecord(rec *ApplyRecord, cs *ChangeSet, err error) {
 	switch {
 	case err != nil:
-		rec.Result, rec.Error = ResultFailed, err.Error()
+		rec.Result, rec.Error, rec.Interrupted = ResultFailed, err.Error(), Unreachable(err)
 	case cs != nil && cs.Health != nil && !cs.Health.Healthy:
 		rec.Result = ResultUnhealthy
 		rec.Error = fmt.Sprintf("%d of %d objects not healthy", len(cs.Health.Unhealthy), len(cs.Health.Unhealthy)+cs.Health.Ready)

@@ -41,6 +41,10 @@ type ApplyApp struct {
 	Unhealthy []string
 	// Hooks are the hooks run, one line each.
 	Hooks []string
+	// NotApplied are the objects an apply that stopped early never sent
+	// (cluster.ChangeNotApplied), and NotAppliedWhy why it stopped.
+	NotApplied    []string
+	NotAppliedWhy string
 	// Revert is the pull request opened to revert the change ("" when
 	// none); RevertNote says why none was opened.
 	Revert, RevertNote string
@@ -148,6 +152,9 @@ func applyBody(r ApplyReport, comment bool) string {
 		if n := a.Counts["left"]; n > 0 {
 			lines = append(lines, fmt.Sprintf("- %s no longer rendered and left in the cluster (the app does not prune)", plural(n, "object")))
 		}
+		if n := len(a.NotApplied); n > 0 {
+			lines = append(lines, fmt.Sprintf("- ⏭️ %s not applied (%s): %s", plural(n, "object"), a.NotAppliedWhy, namedFirst(a.NotApplied, 10)))
+		}
 		if n := a.Counts["skipped"]; n > 0 {
 			lines = append(lines, fmt.Sprintf("- %s kept by prune (opted out, or owned elsewhere)", plural(n, "object")))
 		}
@@ -176,6 +183,14 @@ func applyBody(r ApplyReport, comment bool) string {
 		fmt.Fprintf(&b, "This apply covers %s, merged before it ran.\n", strings.Join(prs, ", "))
 	}
 	return b.String()
+}
+
+// namedFirst lists the first n names and counts the rest.
+func namedFirst(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func resultText(a ApplyApp) string {
@@ -239,6 +254,7 @@ func (r ApplyReport) prepared() ApplyReport {
 		a.Failed = failed
 		a.Unhealthy = defangAll(a.Unhealthy)
 		a.Hooks = defangAll(a.Hooks)
+		a.NotApplied, a.NotAppliedWhy = defangAll(a.NotApplied), Defang(a.NotAppliedWhy)
 	}
 	r.Apps = apps
 	return r
