@@ -243,4 +243,3 @@ func TestQueueOlderHeadDeliveredLateIsStale(t *testing.T) {
 		t.Errorf("the newest head d was cancelled")
 	}
 }
-
