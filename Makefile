@@ -154,7 +154,7 @@ SOAK_OUT ?=
 soak: kube-bin github-spec ## the reliability suite and its table (SOAK=long for the long form)
 	@rm -f bin/soak.jsonl; mkdir -p bin
 	GANTRY_SOAK=$(SOAK) GANTRY_SOAK_TABLE=$(CURDIR)/bin/soak.jsonl GANTRY_GITHUB_SPEC=$(GITHUB_SPEC) \
-		go test -count=1 -timeout 90m -run '^TestSoak' ./bot/ ./hatest/
+		go test -count=1 -timeout 90m -run '^(TestSoak|TestLeaderKilled)' ./bot/ ./hatest/
 	@go run ./hack/soaktable $(if $(SOAK_OUT),-o $(SOAK_OUT)) bin/soak.jsonl
 
 bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conftest, kubectl and the dry-run floor

@@ -304,7 +304,7 @@ func TestSoakBurst(t *testing.T) {
 			sent++
 		}
 	}
-	released := time.Since(clock.start)
+	released := clock.elapsed()
 	b.settle(soakScale(90*time.Second, 15*time.Minute))
 	var row soakRow
 	clock.end(&row)

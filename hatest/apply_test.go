@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 const webApp = `version: 1
@@ -48,6 +49,7 @@ spec:
 // succeeded and none as running, and the merged pull request holds no
 // lock.
 func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
+	clock := soak.Start()
 	ctx := context.Background()
 	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
 	e.start("a")
@@ -146,6 +148,8 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 		t.Errorf("#2 has %d comments saying it was applied, want 1", applied)
 	}
 	waitFor(t, "the merged #2's lock released", func() bool { return e.lockHolder("web") == 0 })
+	e.report(t, clock, soak.Row{Scenario: "gantry killed mid-apply", Load: "2 replicas; 2 merges of one app",
+		Faults: "SIGKILL of the leader while the apply waits for health", Outcome: "the follower completed the same gantry/apply run; record succeeded, none left running; one comment; lock released", Lost: "none"})
 }
 
 // TestLeaderKilledBeforeTheFirstApplyIsRecorded: the leader is SIGKILLed
@@ -155,6 +159,7 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 // the merge (the check left in progress says a push reached this head)
 // and completes that check.
 func TestLeaderKilledBeforeTheFirstApplyIsRecorded(t *testing.T) {
+	clock := soak.Start()
 	ctx := context.Background()
 	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
 	e.start("a")
@@ -197,4 +202,6 @@ func TestLeaderKilledBeforeTheFirstApplyIsRecorded(t *testing.T) {
 		t.Errorf("web's last record: %+v %v, want the merge %.7s succeeded", last, err, merge)
 	}
 	waitFor(t, "the merged #1's lock released", func() bool { return e.lockHolder("web") == 0 })
+	e.report(t, clock, soak.Row{Scenario: "gantry killed before the first apply record", Load: "2 replicas; the first merge of an app",
+		Faults: "SIGKILL of the leader after gantry/apply started, before any record", Outcome: "the follower applied the merge and completed the same check", Lost: "none"})
 }

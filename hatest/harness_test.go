@@ -21,6 +21,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 const (
@@ -128,6 +129,8 @@ type replica struct {
 	url  string
 	log  string // its stderr: gantry's JSON log
 	done chan struct{}
+	// peakMiB is its peak resident memory, read from /proc while it runs.
+	peakMiB float64
 }
 
 // start runs a replica: this test binary as `gantry serve`, with its own
@@ -163,6 +166,7 @@ func (e *env) start(name string) *replica {
 // released, requests in flight cut.
 func (r *replica) kill(t *testing.T) {
 	t.Helper()
+	r.readPeak()
 	if err := r.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -320,4 +324,30 @@ func (e *env) lastRecord(app string) (cluster.ApplyRecord, error) {
 		return last, errNoRecord
 	}
 	return last, nil
+}
+
+// readPeak reads the replica's peak resident memory (VmHWM) while it runs.
+func (r *replica) readPeak() {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return // ended, or no /proc: its last reading stands
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "VmHWM: %f kB", &kb); err == nil {
+			r.peakMiB = max(r.peakMiB, kb/1024)
+		}
+	}
+}
+
+// report reports the scenario's row of the reliability table, with the
+// peak memory of its busiest replica (the work runs in them, not here).
+func (e *env) report(t *testing.T, clock *soak.Clock, row soak.Row) {
+	t.Helper()
+	for _, r := range e.replicas {
+		r.readPeak()
+		row.PeakMiB = max(row.PeakMiB, r.peakMiB)
+	}
+	clock.End(&row)
+	soak.Report(t, row)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 const threeApps = `version: 1
@@ -51,6 +52,7 @@ const (
 // each, the same a plan that never died posts, and the closed pull
 // request's lock is released.
 func TestLeaderKilledMidPlanLosesNothing(t *testing.T) {
+	clock := soak.Start()
 	e := newEnv(t, planFiles)
 	e.start("a")
 	first := e.leader()
@@ -170,6 +172,9 @@ func TestLeaderKilledMidPlanLosesNothing(t *testing.T) {
 			t.Errorf("%s's lock is held by #%d, want #%d", app, got, pr)
 		}
 	}
+	e.report(t, clock, soak.Row{Scenario: "gantry killed mid-plan", Load: "2 replicas; 4 pull requests, 1 opened and 1 closed while no replica was ready",
+		Faults:  "SIGKILL of the leader inside two plans (before its comment; before its checks complete)",
+		Outcome: "the follower led, completed the same check runs with one whole comment each, planned the pull request opened in the gap and released the closed one's lock", Lost: "none"})
 }
 
 // scrub replaces what differs between runs (namespace, SHAs, times,
@@ -200,6 +205,7 @@ func bigDiff() string {
 // the posted part (edited in place) and adds the rest: parts 1..n, each
 // once, sealed for the head, the first announcing the others.
 func TestLeaderKilledBetweenCommentPartsLeavesOneWholeComment(t *testing.T) {
+	clock := soak.Start()
 	e := newEnv(t, planFiles)
 	e.start("a")
 	first := e.leader()
@@ -247,4 +253,6 @@ func TestLeaderKilledBetweenCommentPartsLeavesOneWholeComment(t *testing.T) {
 			t.Errorf("%s: %+v, want one completed run", name, rs)
 		}
 	}
+	e.report(t, clock, soak.Row{Scenario: "gantry killed between comment parts", Load: "2 replicas; a plan of 60 ConfigMaps, several comments",
+		Faults: "SIGKILL of the leader inside the POST of the second part", Outcome: "the follower kept the first part and added the rest: each part once, sealed for the head", Lost: "none"})
 }
