@@ -65,7 +65,7 @@ func TestLeaderKilledMidDriftLosesNothing(t *testing.T) {
 		t.Errorf("%d open drift pull requests, want 1", n)
 	}
 	e.report(t, clock, soak.Row{Scenario: "gantry killed mid-drift", Load: "2 replicas; one out-of-band edit",
-		Faults: "SIGKILL of the leader after opening the drift pull request, inside the PATCH of its sealed body",
+		Faults:  "SIGKILL of the leader after opening the drift pull request, inside the PATCH of its sealed body",
 		Outcome: "the follower's resync completed the same pull request (sealed, labelled): one drift pull request", Lost: "none"})
 }
 
