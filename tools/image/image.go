@@ -35,6 +35,10 @@ const (
 // image's default command reads it, so the image runs as the chart runs it.
 const ConfigPath = "/etc/gantry/config/gantry.yaml"
 
+// CacheDir is where the chart mounts serve's writable cache volume: the
+// root filesystem is read-only.
+const CacheDir = "/var/cache/gantry"
+
 // CACertsPath is where Go's crypto/x509 looks first on Linux.
 const CACertsPath = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -114,7 +118,7 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 	cf.Created = created
 	cf.Config = v1.Config{
 		Entrypoint: []string{"/gantry"},
-		Cmd:        []string{"serve", "--config", ConfigPath},
+		Cmd:        []string{"serve", "--config", ConfigPath, "--cache-dir", CacheDir},
 		User:       fmt.Sprintf("%d:%d", UID, GID),
 		WorkingDir: "/",
 		Labels: map[string]string{
