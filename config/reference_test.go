@@ -3,12 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +248,7 @@ func fieldProblems(ref reference) []string {
 	for _, k := range refKinds {
 		fields := fieldPaths(k.typ)
 		rows := ref.rows[k.name]
-		for _, p := range sortedKeys(fields) {
+		for _, p := range slices.Sorted(maps.Keys(fields)) {
 			row, ok := rows[p]
 			switch {
 			case !ok:
@@ -257,22 +257,13 @@ func fieldProblems(ref reference) []string {
 				problems = append(problems, fmt.Sprintf("line %d: %s field %s is documented as %q, but it is a %s", row.line, k.name, p, row.typ, fields[p].typ))
 			}
 		}
-		for _, p := range sortedKeys(rows) {
+		for _, p := range slices.Sorted(maps.Keys(rows)) {
 			if _, ok := fields[p]; !ok {
 				problems = append(problems, fmt.Sprintf("line %d: documented %s field %s does not exist", rows[p].line, k.name, p))
 			}
 		}
 	}
 	return problems
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // exampleProblems loads every YAML example of each section with the real
@@ -429,7 +420,7 @@ func defaultProblems(ref reference, loaded map[string]reflect.Value) []string {
 	var problems []string
 	for _, k := range refKinds {
 		rows := ref.rows[k.name]
-		for _, p := range sortedKeys(rows) {
+		for _, p := range slices.Sorted(maps.Keys(rows)) {
 			lit, ok := literal(rows[p].defaults)
 			if !ok {
 				continue

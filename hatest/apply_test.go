@@ -51,19 +51,12 @@ spec:
 func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 	clock := soak.Start()
 	ctx := context.Background()
-	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
 
 	// A first merge, applied whole: gantry adopts the app.
 	pr1, head1 := e.openPR("green", map[string]string{"apps/web/cm.yaml": configMap("web-config", "color", "green")})
 	waitFor(t, "#1's plan", func() bool { return e.planned(head1) })
-	merge1, err := e.sim.MergePR("alice", owner, repo, pr1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "#1's apply", func() bool { return e.status(merge1, report.CheckApply) == "completed" })
+	e.mergeApplied(pr1)
 
 	// The second merge adds a Deployment. No controller runs in this
 	// cluster, so it is not healthy and the apply waits.
@@ -161,10 +154,7 @@ func TestLeaderKilledMidApplyLosesNothing(t *testing.T) {
 func TestLeaderKilledBeforeTheFirstApplyIsRecorded(t *testing.T) {
 	clock := soak.Start()
 	ctx := context.Background()
-	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
 
 	pr1, head1 := e.openPR("green", map[string]string{"apps/web/cm.yaml": configMap("web-config", "color", "green")})
 	waitFor(t, "#1's plan", func() bool { return e.planned(head1) })

@@ -17,10 +17,7 @@ import (
 // replica's queue, none planned twice.
 func TestLeaderKilledDuringABurstLosesNothing(t *testing.T) {
 	clock := soak.Start()
-	e := newEnv(t, planFiles)
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, planFiles)
 	n, gap := soak.Scale(15, 60), soak.Scale(3, 10)
 	apps := []string{"web", "api", "db"}
 	heads := map[int]string{}

@@ -9,7 +9,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/githubsim"
 	"github.com/gantryops/gantry/fixtures/soak"
 )
@@ -23,17 +22,10 @@ import (
 func TestLeaderKilledMidDriftLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	clock := soak.Start()
-	e := newEnv(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, map[string]string{".gantry.yaml": webApp, "apps/web/cm.yaml": configMap("web-config", "color", "blue")})
 	pr, head := e.openPR("v2", map[string]string{"apps/web/cm.yaml": configMap("web-config", "color", "green")})
 	waitFor(t, "the plan", func() bool { return e.planned(head) })
-	merge, err := e.sim.MergePR("alice", owner, repo, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the merge applied", func() bool { return e.status(merge, report.CheckApply) == "completed" })
+	e.mergeApplied(pr)
 
 	hits, remove := e.sim.InjectCountedFault(githubsim.Slow(time.Hour).On("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}").Times(1))
 	defer remove()

@@ -351,3 +351,26 @@ func (e *env) report(t *testing.T, clock *soak.Clock, row soak.Row) {
 	clock.End(&row)
 	soak.Report(t, row)
 }
+
+// twoReplicas starts replicas a and b on a new env of files and returns
+// the env and the leader.
+func twoReplicas(t *testing.T, files map[string]string) (*env, *replica) {
+	t.Helper()
+	e := newEnv(t, files)
+	e.start("a")
+	first := e.leader()
+	e.start("b")
+	return e, first
+}
+
+// mergeApplied merges pr as alice and waits for the merge's gantry/apply
+// to complete; it returns the merge commit.
+func (e *env) mergeApplied(pr int) string {
+	e.t.Helper()
+	merge, err := e.sim.MergePR("alice", owner, repo, pr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	waitFor(e.t, fmt.Sprintf("#%d's apply", pr), func() bool { return e.status(merge, report.CheckApply) == "completed" })
+	return merge
+}

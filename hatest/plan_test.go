@@ -53,10 +53,7 @@ const (
 // request's lock is released.
 func TestLeaderKilledMidPlanLosesNothing(t *testing.T) {
 	clock := soak.Start()
-	e := newEnv(t, planFiles)
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, planFiles)
 
 	// #1, planned whole by the first leader: it holds db's lock.
 	pr1, head1 := e.openPR("db", map[string]string{"apps/db/cm.yaml": configMap("db-config", "size", "large")})
@@ -206,10 +203,7 @@ func bigDiff() string {
 // once, sealed for the head, the first announcing the others.
 func TestLeaderKilledBetweenCommentPartsLeavesOneWholeComment(t *testing.T) {
 	clock := soak.Start()
-	e := newEnv(t, planFiles)
-	e.start("a")
-	first := e.leader()
-	e.start("b")
+	e, first := twoReplicas(t, planFiles)
 	// The first POST passes; the second stalls.
 	_, removePass := e.sim.InjectCountedFault(githubsim.Fault{}.On("POST", commentsRoute).Times(1))
 	defer removePass()

@@ -13,18 +13,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
-type row struct {
-	Scenario string  `json:"scenario"`
-	Load     string  `json:"load"`
-	Faults   string  `json:"faults"`
-	Outcome  string  `json:"outcome"`
-	Lost     string  `json:"lost"`
-	PeakMiB  float64 `json:"peakMiB"`
-	Seconds  float64 `json:"seconds"`
-	Form     string  `json:"form"`
-}
+// row is a scenario's line, as fixtures/soak writes it.
+type row = soak.Row
 
 func main() {
 	out := flag.String("o", "", "also write the table to this file")
