@@ -131,7 +131,11 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	scope := marker.Scope(j.Owner, j.Repo, j.PR)
 	parts := report.Comment(rep, func(n int) string { return p.Seal.MustSeal(marker.KindPart, scope, partPayload{N: n, Head: j.HeadSHA}) })
 	if err := PublishComment(pctx, gh.Issues, p.Seal, j.Owner, j.Repo, j.PR, bot, parts); err != nil {
-		errs = append(errs, err)
+		// The checks complete only with their comment: left in progress,
+		// the resync takes this head over and publishes both, instead of
+		// green checks beside a missing or half comment.
+		log.Warn("plan comment not published: its checks stay in progress for the resync", "err", err)
+		return &rep, nil, err
 	}
 	for _, out := range []report.CheckOutput{report.DiffCheck(rep), report.PolicyCheck(rep)} {
 		if err := CompleteCheck(pctx, gh.Checks, j.Owner, j.Repo, ids[out.Name], out); err != nil {

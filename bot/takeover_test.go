@@ -58,3 +58,40 @@ func TestResyncTakesOverAPlanLeftInProgress(t *testing.T) {
 		t.Errorf("%d check runs after another resync, want 2", n)
 	}
 }
+
+// TestAPlanWhoseCommentFailsLeavesItsChecksForTheResync: GitHub refuses
+// the plan's comment past every retry. The checks are not completed
+// beside a missing comment: they stay in progress, and the resync takes
+// the head over, publishing the comment and completing the same runs.
+func TestAPlanWhoseCommentFailsLeavesItsChecksForTheResync(t *testing.T) {
+	ctx := context.Background()
+	l := startServer(t, baseFiles, "")
+	remove := l.sim.InjectFault(githubsim.ServerError(502).On("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"))
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the plan to start", func() bool { return len(l.sim.CheckRuns("acme", "ops", head)) == 2 })
+	l.drain(t)
+	left := map[string]int64{}
+	for _, r := range l.sim.CheckRuns("acme", "ops", head) {
+		if r.Status == "completed" {
+			t.Errorf("%s completed although the comment was never posted: %s %q", r.Name, r.Conclusion, r.Title)
+		}
+		left[r.Name] = r.ID
+	}
+	remove()
+	if err := l.srv.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.drain(t)
+	for _, r := range l.sim.CheckRuns("acme", "ops", head) {
+		if r.ID != left[r.Name] || r.Status != "completed" {
+			t.Errorf("%s: run %d (left %d) %s", r.Name, r.ID, left[r.Name], r.Status)
+		}
+	}
+	if !l.botSays(pr, "web-config") {
+		t.Errorf("no plan comment on #%d after the resync", pr)
+	}
+}
