@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 )
 
 // ErrSuperseded is the cancellation cause of a run whose pull request got a
@@ -36,7 +37,18 @@ type Queue struct {
 	running sync.WaitGroup
 	base    context.Context
 	cancel  context.CancelCauseFunc
+	// resynced are the heads the resync queued plans of, by lane and
+	// head, with when: a pull request event for one of them arriving
+	// later is the delivery the resync stood in for.
+	resynced map[string]time.Time
 }
+
+// resyncedFor is how long a head the resync planned absorbs its late
+// delivery; resyncedMax bounds the heads remembered.
+const (
+	resyncedFor = 15 * time.Minute
+	resyncedMax = 10000
+)
 
 type lane struct {
 	pending []Job
@@ -99,6 +111,12 @@ func (q *Queue) Enqueue(j Job) bool {
 	if j.Kind == JobPlan && l.active != nil && same(*l.active) {
 		return false
 	}
+	if j.Kind == JobPlan && j.CommentID == 0 && len(j.Apps) == 0 {
+		if late := q.lateDelivery(j); late {
+			q.log.Info("ignoring a late delivery: the resync already planned this head", jobAttrs(j)...)
+			return false
+		}
+	}
 	// A lane with work and nothing running is already in ready.
 	queued := l.active == nil && len(l.pending) > 0
 	switch j.Kind {
@@ -153,6 +171,34 @@ func (q *Queue) Enqueue(j Job) bool {
 		q.cond.Signal()
 	}
 	return true
+}
+
+// lateDelivery says whether j, a plan of a pull request's head, is one
+// the resync already queued (when j is a delivery), and remembers j when
+// the resync queues it. Call with q.mu held.
+func (q *Queue) lateDelivery(j Job) bool {
+	key := j.Lane() + "@" + j.HeadSHA
+	now := time.Now()
+	if j.DeliveryID != "" {
+		at, ok := q.resynced[key]
+		return ok && now.Sub(at) < resyncedFor
+	}
+	if j.Received.IsZero() && j.PRFiltered {
+		if q.resynced == nil {
+			q.resynced = map[string]time.Time{}
+		}
+		if len(q.resynced) >= resyncedMax {
+			for k, at := range q.resynced {
+				if now.Sub(at) >= resyncedFor {
+					delete(q.resynced, k)
+				}
+			}
+		}
+		if len(q.resynced) < resyncedMax {
+			q.resynced[key] = now
+		}
+	}
+	return false
 }
 
 // Holds says whether a job of j's kind for j's lane and head is running

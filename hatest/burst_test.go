@@ -3,6 +3,7 @@ package hatest
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/soak"
@@ -23,7 +24,7 @@ func TestLeaderKilledDuringABurstLosesNothing(t *testing.T) {
 	heads := map[int]string{}
 	open := func(i int) {
 		app := apps[i%len(apps)]
-		pr, head := e.openPR(fmt.Sprintf("burst-%d", i), map[string]string{"apps/" + app + "/cm.yaml": configMap(app+"-config", "burst", fmt.Sprint(i))})
+		pr, head := e.openPR(fmt.Sprintf("burst-%d", i), map[string]string{"apps/" + app + "/cm.yaml": configMap(app+"-config", "burst", fmt.Sprintf("%q", fmt.Sprint(i)))})
 		heads[pr] = head
 	}
 	for i := range n {
@@ -49,11 +50,11 @@ func TestLeaderKilledDuringABurstLosesNothing(t *testing.T) {
 	if second := e.leader(); second == first {
 		t.Fatal("the killed replica is ready")
 	}
-	waitFor(t, "every head planned", func() bool { return planned() == len(heads) })
+	waitWithin(t, soak.Scale(2*time.Minute, 10*time.Minute), "every head planned", func() bool { return planned() == len(heads) })
 	for pr, head := range heads {
 		for _, name := range []string{report.CheckDiff, report.CheckPolicy} {
-			if rs := e.runs(head, name); len(rs) != 1 || rs[0].Status != "completed" {
-				t.Errorf("#%d: %s on %.7s: %+v, want one completed run", pr, name, head, rs)
+			if rs := e.runs(head, name); len(rs) != 1 || rs[0].Status != "completed" || rs[0].Conclusion != "success" {
+				t.Errorf("#%d: %s on %.7s: %+v, want one completed run, green", pr, name, head, rs)
 			}
 		}
 		if cs := e.botComments(pr); len(cs) != 1 {

@@ -217,7 +217,14 @@ func freePort(t *testing.T) string {
 // not what is tested.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	waitWithin(t, 2*time.Minute, what, cond)
+}
+
+// waitWithin is waitFor with its own bound, for work that grows with the
+// long form.
+func waitWithin(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
