@@ -156,26 +156,28 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 }
 
 // ownChecks reads the latest check runs of this App named names on sha:
-// found says one exists, stale holds by name those not completed. A run
-// of another App with the same name is not gantry's and counts for
-// nothing.
+// found says one exists; stale, when one of them is not completed, holds
+// every one of them by name, so the run taking over completes those runs
+// (a replica killed between completing one check and the next leaves
+// both) and creates none beside them. A run of another App with the same
+// name is not gantry's and counts for nothing.
 func (s *Server) ownChecks(ctx context.Context, gh *github.Client, owner, repo, sha string, names ...string) (found bool, stale map[string]int64, err error) {
 	runs, _, err := gh.Checks.ListCheckRunsForRef(ctx, owner, repo, sha, &github.ListCheckRunsOptions{Filter: github.String("latest"),
 		ListOptions: github.ListOptions{PerPage: 100}})
 	if err != nil {
 		return false, nil, err
 	}
+	own := map[string]int64{}
+	unfinished := false
 	for _, r := range runs.CheckRuns {
 		if !slices.Contains(names, r.GetName()) || r.GetApp().GetID() != s.cfg.GitHub.AppID {
 			continue
 		}
-		found = true
-		if r.GetStatus() != "completed" {
-			if stale == nil {
-				stale = map[string]int64{}
-			}
-			stale[r.GetName()] = r.GetID()
-		}
+		own[r.GetName()] = r.GetID()
+		unfinished = unfinished || r.GetStatus() != "completed"
 	}
-	return found, stale, nil
+	if unfinished {
+		stale = own
+	}
+	return len(own) > 0, stale, nil
 }

@@ -95,3 +95,46 @@ func TestAPlanWhoseCommentFailsLeavesItsChecksForTheResync(t *testing.T) {
 		t.Errorf("no plan comment on #%d after the resync", pr)
 	}
 }
+
+// TestResyncTakesOverAPlanKilledBetweenItsChecks: the replica died after
+// completing gantry/diff and before gantry/policy. The resync's plan
+// completes both of those runs again and creates none beside them.
+func TestResyncTakesOverAPlanKilledBetweenItsChecks(t *testing.T) {
+	ctx := context.Background()
+	l := startServer(t, baseFiles, "")
+	waitFor(t, "the start's resync", func() bool {
+		select {
+		case <-l.srv.resynced:
+			return true
+		default:
+			return false
+		}
+	})
+	l.sim.SetWebhook("", "")
+	_, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := l.gh(t)
+	left, err := StartChecks(ctx, gh.Checks, "acme", "ops", head, nil, report.CheckDiff, report.CheckPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CompleteCheck(ctx, gh.Checks, "acme", "ops", left[report.CheckDiff], report.CheckOutput{Name: report.CheckDiff, Conclusion: report.Success, Title: "t", Summary: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.drain(t)
+	runs := l.sim.CheckRuns("acme", "ops", head)
+	if len(runs) != 2 {
+		t.Fatalf("%d check runs on the head, want the 2 left, taken over: %+v", len(runs), runs)
+	}
+	for _, r := range runs {
+		if r.ID != left[r.Name] || r.Status != "completed" || r.Title == "t" {
+			t.Errorf("%s: id %d (left %d) %s %q: want the run left, completed by the new plan", r.Name, r.ID, left[r.Name], r.Status, r.Title)
+		}
+	}
+}
