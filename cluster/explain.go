@@ -100,9 +100,12 @@ func conflictReason(msg string) string {
 	var managers []string
 	seen := map[string]bool{}
 	for _, m := range conflictManager.FindAllStringSubmatch(msg, -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			managers = append(managers, m[1])
+		// A manager's name is the other client's to choose: kept on
+		// one line, as the whole reason is.
+		name := strings.Join(strings.Fields(m[1]), " ")
+		if name != "" && !seen[name] {
+			seen[name] = true
+			managers = append(managers, name)
 		}
 	}
 	hint := "set force: true on the app to take these fields over, or add an ignore rule with managers to leave them to the other manager"
