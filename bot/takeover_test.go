@@ -15,24 +15,7 @@ import (
 func TestResyncTakesOverAPlanLeftInProgress(t *testing.T) {
 	ctx := context.Background()
 	l := startServer(t, baseFiles, "")
-	waitFor(t, "the start's resync", func() bool {
-		select {
-		case <-l.srv.resynced:
-			return true
-		default:
-			return false
-		}
-	})
-	l.sim.SetWebhook("", "") // the delivery went to the replica that died
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
-		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	left, err := StartChecks(ctx, l.gh(t).Checks, "acme", "ops", head, nil, report.CheckDiff, report.CheckPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr, head, left := l.leftInProgress(t)
 	if err := l.srv.resync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -102,25 +85,8 @@ func TestAPlanWhoseCommentFailsLeavesItsChecksForTheResync(t *testing.T) {
 func TestResyncTakesOverAPlanKilledBetweenItsChecks(t *testing.T) {
 	ctx := context.Background()
 	l := startServer(t, baseFiles, "")
-	waitFor(t, "the start's resync", func() bool {
-		select {
-		case <-l.srv.resynced:
-			return true
-		default:
-			return false
-		}
-	})
-	l.sim.SetWebhook("", "")
-	_, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
-		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, head, left := l.leftInProgress(t)
 	gh := l.gh(t)
-	left, err := StartChecks(ctx, gh.Checks, "acme", "ops", head, nil, report.CheckDiff, report.CheckPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := CompleteCheck(ctx, gh.Checks, "acme", "ops", left[report.CheckDiff], report.CheckOutput{Name: report.CheckDiff, Conclusion: report.Success, Title: "t", Summary: "s"}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,4 +103,31 @@ func TestResyncTakesOverAPlanKilledBetweenItsChecks(t *testing.T) {
 			t.Errorf("%s: id %d (left %d) %s %q: want the run left, completed by the new plan", r.Name, r.ID, left[r.Name], r.Status, r.Title)
 		}
 	}
+}
+
+// leftInProgress opens a pull request whose delivery is lost (it went to
+// a replica that died) after the server's start resync, and starts its
+// checks as that replica did: it returns the pull request, its head and
+// the runs left in progress.
+func (l *live) leftInProgress(t *testing.T) (int, string, map[string]int64) {
+	t.Helper()
+	waitFor(t, "the start's resync", func() bool {
+		select {
+		case <-l.srv.resynced:
+			return true
+		default:
+			return false
+		}
+	})
+	l.sim.SetWebhook("", "")
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "one", Base: "main", Title: "one",
+		Files: map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := StartChecks(context.Background(), l.gh(t).Checks, "acme", "ops", head, nil, report.CheckDiff, report.CheckPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr, head, left
 }
