@@ -137,7 +137,7 @@ func viewRun(r run) runView {
 		}
 		for _, f := range a.Findings {
 			v.Findings = append(v.Findings, findingView{App: a.Name, Severity: f.Severity, Ref: f.Ref(),
-				Location: pageLocation(f.File, f.Line), Message: f.Message, Policy: f.Policy, Rule: f.Rule, Overridden: f.Overridden})
+				Location: report.Location(f.File, f.Line), Message: f.Message, Policy: f.Policy, Rule: f.Rule, Overridden: f.Overridden})
 		}
 		for _, o := range a.Objects {
 			if o.Error != nil {
@@ -263,18 +263,7 @@ func diffLines(diff string) []diffLine {
 }
 
 func pageProblem(what string, p report.Problem) problemView {
-	return problemView{What: what, Message: strings.TrimSpace(p.Message), Location: pageLocation(p.File, p.Line)}
-}
-
-// pageLocation is "file:line", "file", or "" when the place is unknown.
-func pageLocation(file string, line int) string {
-	switch {
-	case file == "":
-		return ""
-	case line > 0:
-		return fmt.Sprintf("%s:%d", file, line)
-	}
-	return file
+	return problemView{What: what, Message: strings.TrimSpace(p.Message), Location: report.Location(p.File, p.Line)}
 }
 
 // pageCount writes "1 deny" or "2 denies".

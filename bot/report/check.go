@@ -165,7 +165,7 @@ func PolicyCheck(r Report) CheckOutput {
 			if f.Overridden {
 				sev += " (overridden)"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Name, f.Ref(), sev, strings.ReplaceAll(f.Message, "|", `\|`), location(f.File, f.Line))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", a.Name, f.Ref(), sev, strings.ReplaceAll(f.Message, "|", `\|`), Location(f.File, f.Line))
 			if f.File == "" {
 				continue
 			}

@@ -27,7 +27,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"problem":       problemText,
 	"deletions":     deletions,
 	"removed":       removedText,
-	"location":      location,
+	"location":      Location,
 	"summaryFields": summaryFields,
 	"short":         shortSHA,
 	"code":          code,
@@ -105,13 +105,14 @@ func problemText(p *Problem) string {
 		return ""
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(p.Message), "\n", " ")
-	if loc := location(p.File, p.Line); loc != "" && !strings.Contains(msg, loc) {
+	if loc := Location(p.File, p.Line); loc != "" && !strings.Contains(msg, loc) {
 		return fmt.Sprintf("%s (`%s`)", msg, loc)
 	}
 	return msg
 }
 
-func location(file string, line int) string {
+// Location is "file:line", "file", or "" when the place is unknown.
+func Location(file string, line int) string {
 	switch {
 	case file == "":
 		return ""
