@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/localcluster"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 // gateDeployment is wave 0 of the app: a Deployment no controller rolls
@@ -69,7 +70,7 @@ func markAvailable(ctx context.Context, c *localcluster.Cluster, ns, name string
 // back, says the same; and the next resync applies the head again and
 // converges, with no second merge.
 func TestSoakAPIServerDownMidApply(t *testing.T) {
-	bulk, down := soakScale(200, 2000), soakScale(3*time.Second, 20*time.Second)
+	bulk, down := soak.Scale(200, 2000), soak.Scale(3*time.Second, 20*time.Second)
 	ctx := context.Background()
 	// A cluster of this test's own: the package's shared one must stay up.
 	c2, err := localcluster.Start(ctx, localcluster.Options{Dir: t.TempDir()})
@@ -103,7 +104,7 @@ func TestSoakAPIServerDownMidApply(t *testing.T) {
 		return rs.History
 	}
 
-	c := startSoakClock()
+	c := soak.Start()
 	pr, head := l.mergePR(t, "bulk", map[string]string{"apps/web/gate.yaml": gateDeployment, "apps/web/bulk.yaml": wavedConfigMaps(bulk)})
 	// Wave 0 applied, the apply waiting on its health: the server goes.
 	waitFor(t, "wave 0 applied", func() bool {
@@ -156,8 +157,8 @@ func TestSoakAPIServerDownMidApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.drain(t)
-	var row soakRow
-	c.end(&row)
+	var row soak.Row
+	c.End(&row)
 	rs = records()
 	if len(rs) != 2 || rs[0].Commit != head || rs[0].Result != cluster.ResultSucceeded || rs[0].Trigger != cluster.TriggerResync {
 		lost = append(lost, fmt.Sprintf("records after the resync: %d, newest %+v; want the failed apply and a resync's success at %s", len(rs), rs[0], shortSHA(head)))
@@ -198,5 +199,5 @@ func TestSoakAPIServerDownMidApply(t *testing.T) {
 	if len(lost) > 0 {
 		row.Lost = strings.Join(lost, "; ")
 	}
-	reportSoak(t, row)
+	soak.Report(t, row)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 // burst is a running server under a burst of webhook deliveries: pull
@@ -262,14 +263,14 @@ func (b *burst) logLines(msg string) []logLine {
 // and no older head's result is published; the queue drains and the
 // goroutines come back.
 func TestSoakBurst(t *testing.T) {
-	prs := soakScale(30, 200)
+	prs := soak.Scale(30, 200)
 	const pushes = 4 // rounds of pushes: each pull request gets 1 opened + 4 (every 10th: 8) x (push + synchronize) deliveries
 	pushed, forced := 0, 0
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	b := newBurst(t, baseFiles, 4, seed)
 	baseline := runtime.NumGoroutine()
-	clock := startSoakClock()
+	clock := soak.Start()
 
 	b.round(0.1, func() {
 		for i := range prs {
@@ -279,7 +280,7 @@ func TestSoakBurst(t *testing.T) {
 	for k := 1; k <= pushes; k++ {
 		// Each round pushes while the previous one's plans run: some
 		// pull requests' current heads have checks first.
-		b.pace(soakScale(prs/2, 10))
+		b.pace(soak.Scale(prs/2, 10))
 		b.round(0.1, func() {
 			for n := range b.heads {
 				if n%3 == 0 {
@@ -304,10 +305,10 @@ func TestSoakBurst(t *testing.T) {
 			sent++
 		}
 	}
-	released := clock.elapsed()
-	b.settle(soakScale(90*time.Second, 15*time.Minute))
-	var row soakRow
-	clock.end(&row)
+	released := clock.Elapsed()
+	b.settle(soak.Scale(90*time.Second, 15*time.Minute))
+	var row soak.Row
+	clock.End(&row)
 
 	// Every pull request: one gantry comment for its final head; one
 	// gantry/diff and one gantry/policy on the final head, completed and
@@ -421,7 +422,7 @@ func TestSoakBurst(t *testing.T) {
 	if len(lost) > 0 {
 		row.Lost = strings.Join(lost, "; ")
 	}
-	reportSoak(t, row)
+	soak.Report(t, row)
 }
 
 // TestPlanOfAReplacedHeadPublishesNothing: a plan job for a head the pull

@@ -17,6 +17,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 // githubRound is one round of TestSoakGitHubFailing: the pull requests it
@@ -220,8 +221,8 @@ func (l *live) duplicates(t *testing.T, r githubRound) []string {
 // route than its retry policy allows over a fault-free round of the same
 // work.
 func TestSoakGitHubFailing(t *testing.T) {
-	prs, merges := soakScale(4, 20), soakScale(2, 10)
-	window, reset := soakScale(5*time.Second, time.Minute), soakScale(4*time.Second, 3*time.Minute)
+	prs, merges := soak.Scale(4, 20), soak.Scale(2, 10)
+	window, reset := soak.Scale(5*time.Second, time.Minute), soak.Scale(4*time.Second, 3*time.Minute)
 	l := startServer(t, soakApps(2*(prs+merges)), "")
 	// A fault-free round first: the requests the same work costs.
 	base := l.githubRound(t, 0, prs, merges, false, 0, 0)
@@ -229,10 +230,10 @@ func TestSoakGitHubFailing(t *testing.T) {
 		t.Errorf("fault-free round: %s", d)
 	}
 
-	c := startSoakClock()
+	c := soak.Start()
 	r := l.githubRound(t, prs+merges, prs, merges, true, window, reset)
-	var row soakRow
-	c.end(&row)
+	var row soak.Row
+	c.End(&row)
 	lost := l.duplicates(t, r)
 	// No request loop: a request is tried at most Retries+1 times, and a
 	// job runs at most twice (its webhook's run, the resync's repair).
@@ -267,5 +268,5 @@ func TestSoakGitHubFailing(t *testing.T) {
 	if len(lost) > 0 {
 		row.Lost = strings.Join(lost, "; ")
 	}
-	reportSoak(t, row)
+	soak.Report(t, row)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 	"github.com/gantryops/gantry/render"
 )
 
@@ -177,12 +178,12 @@ var omittedNote = regexp.MustCompile(`_Not shown: the diffs of (\d+) more object
 // first. A push rendering one object more than render.maxObjects fails the
 // diff check naming the limit, and the big comment shrinks to one.
 func TestSoakHugeRender(t *testing.T) {
-	n := soakScale(5_000, 20_000)
+	n := soak.Scale(5_000, 20_000)
 	l := startServer(t, hugeRepo(map[string]string{"apps/big/cms.yaml": manyConfigMaps("seed", 1, 0)}, "  - {name: big, path: apps/big, namespace: NS}\n"),
 		fmt.Sprintf("render: {maxObjects: %d}\n", n))
-	row := soakRow{Scenario: "huge render", Load: fmt.Sprintf("1 PR rendering %d objects beside %d small PRs; a push rendering %d (render.maxObjects + 1)", n, hugeSmallApps, n+1),
+	row := soak.Row{Scenario: "huge render", Load: fmt.Sprintf("1 PR rendering %d objects beside %d small PRs; a push rendering %d (render.maxObjects + 1)", n, hugeSmallApps, n+1),
 		Faults: "none: the input's size is the load"}
-	c := startSoakClock()
+	c := soak.Start()
 	start := time.Now()
 	f := planBesideSmall(t, l, map[string]string{"apps/big/cms.yaml": manyConfigMaps("cm", n, 0)}, 15*time.Minute)
 	smallFlowed(t, l, f)
@@ -214,11 +215,11 @@ func TestSoakHugeRender(t *testing.T) {
 	if after := botParts(t, l, f.bigPR); len(after) != 1 || after[0].ID != parts[0].ID || !strings.Contains(after[0].Body, limit) {
 		t.Errorf("after the over-limit push: %d gantry comments, want the first alone, edited to say %q", len(after), limit)
 	}
-	c.end(&row)
+	c.End(&row)
 	row.Outcome = fmt.Sprintf("planned in %.1f s, %d comments (%d diffs shown, %d counted in a note); %d small PRs done %.1f s after they opened, meanwhile; %d objects refused naming render.maxObjects",
 		planned.Seconds(), len(parts), shown, omitted, hugeSmallApps, f.smallDone.Sub(f.smallOpened).Seconds(), n+1)
 	row.Lost = "none"
-	reportSoak(t, row)
+	soak.Report(t, row)
 }
 
 // TestSoakHugeDiff: a pull request whose diff is 5 MB (500 ConfigMaps of
@@ -229,9 +230,9 @@ func TestSoakHugeRender(t *testing.T) {
 func TestSoakHugeDiff(t *testing.T) {
 	const objects, pad = 500, 10_000
 	l := startServer(t, hugeRepo(map[string]string{"apps/big/cms.yaml": manyConfigMaps("seed", 1, 0)}, "  - {name: big, path: apps/big, namespace: NS}\n"), "")
-	row := soakRow{Scenario: "huge diff", Load: fmt.Sprintf("1 PR with a %d MB diff (%d objects × %d KB) beside %d small PRs", objects*pad/1_000_000, objects, pad/1000, hugeSmallApps),
+	row := soak.Row{Scenario: "huge diff", Load: fmt.Sprintf("1 PR with a %d MB diff (%d objects × %d KB) beside %d small PRs", objects*pad/1_000_000, objects, pad/1000, hugeSmallApps),
 		Faults: "none: the diff's size is the load"}
-	c := startSoakClock()
+	c := soak.Start()
 	start := time.Now()
 	f := planBesideSmall(t, l, map[string]string{"apps/big/cms.yaml": manyConfigMaps("cm", objects, pad)}, 10*time.Minute)
 	smallFlowed(t, l, f)
@@ -253,7 +254,7 @@ func TestSoakHugeDiff(t *testing.T) {
 	if posts != len(parts) {
 		t.Errorf("%d comments created on #%d for %d parts: a part was posted twice or lost", posts, f.bigPR, len(parts))
 	}
-	c.end(&row)
+	c.End(&row)
 	total := 0
 	for _, p := range parts {
 		total += len(p.Body)
@@ -261,7 +262,7 @@ func TestSoakHugeDiff(t *testing.T) {
 	row.Outcome = fmt.Sprintf("planned in %.1f s; %d comments of %d KB in all (%d diffs shown, %d counted in a note); %d small PRs done %.1f s after they opened, meanwhile",
 		f.bigDone.Sub(start).Seconds(), len(parts), total/1000, shown, omitted, hugeSmallApps, f.smallDone.Sub(f.smallOpened).Seconds())
 	row.Lost = "none"
-	reportSoak(t, row)
+	soak.Report(t, row)
 }
 
 // slowChart is a Helm chart whose template loops loops² times in pure
@@ -290,8 +291,8 @@ data:
 // it complete first. Pushed again and again, it leaves no more than one
 // render of the repository running at a time.
 func TestSoakSlowHelmChart(t *testing.T) {
-	deadline := soakScale(3*time.Second, 60*time.Second)
-	loops := soakScale(3_500, 12_000) // 3 to 5 times the deadline on this machine (about 1.2 µs an iteration), so a faster one still overruns it
+	deadline := soak.Scale(3*time.Second, 60*time.Second)
+	loops := soak.Scale(3_500, 12_000) // 3 to 5 times the deadline on this machine (about 1.2 µs an iteration), so a faster one still overruns it
 	srvYAML := ""
 	if deadline != 60*time.Second {
 		srvYAML = fmt.Sprintf("render: {timeout: %s}\n", deadline)
@@ -299,10 +300,10 @@ func TestSoakSlowHelmChart(t *testing.T) {
 	// The base branch's chart is quick; the pull request's values make it
 	// slow.
 	l := startServer(t, hugeRepo(slowChart(1), "  - {name: big, path: charts/slow, namespace: NS, render: helm}\n"), srvYAML)
-	row := soakRow{Scenario: "slow Helm chart", Load: fmt.Sprintf("1 PR making a chart loop %d² times in its template beside %d small PRs", loops, hugeSmallApps),
+	row := soak.Row{Scenario: "slow Helm chart", Load: fmt.Sprintf("1 PR making a chart loop %d² times in its template beside %d small PRs", loops, hugeSmallApps),
 		Faults: fmt.Sprintf("a render past its deadline (render.timeout %s)", deadline)}
 	abandoned := render.Abandoned()
-	c := startSoakClock()
+	c := soak.Start()
 	start := time.Now()
 	f := planBesideSmall(t, l, map[string]string{"charts/slow/values.yaml": fmt.Sprintf("loops: %d\n", loops)}, 10*time.Minute)
 	smallFlowed(t, l, f)
@@ -350,13 +351,13 @@ func TestSoakSlowHelmChart(t *testing.T) {
 	if left > 2 {
 		t.Errorf("%d renders abandoned for %d pushes of one repository: they were left running side by side", left, pushes+1)
 	}
-	c.end(&row)
+	c.End(&row)
 	row.Load += fmt.Sprintf(", then %d more pushes of it", pushes)
 	row.Outcome = fmt.Sprintf("abandoned at its deadline, checks failed naming it %.1f s after opening; %d small PRs done %.1f s after they opened, meanwhile; "+
 		"%d pushes: %d superseded (cancelled), the last failed naming its limit, %s abandoned in all, one at a time",
 		f.bigDone.Sub(start).Seconds(), hugeSmallApps, f.smallDone.Sub(f.smallOpened).Seconds(), pushes, pushes-1, plural(int(left), "render", "renders"))
 	row.Lost = "none"
-	reportSoak(t, row)
+	soak.Report(t, row)
 }
 
 // waitForLong polls cond until it holds, failing the test after timeout.

@@ -11,6 +11,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/fixtures/soak"
 )
 
 // soakApps is a repository of n on-merge apps a00, a01, …, each one
@@ -57,7 +58,7 @@ func (l *live) checkRunsNamed(sha, name string) int {
 // the merged head exactly once for each merged app, commenting once on
 // each merged pull request; a second resync does nothing more.
 func TestSoakWebhookLost(t *testing.T) {
-	opened, merged := soakScale(4, 20), soakScale(4, 20)
+	opened, merged := soak.Scale(4, 20), soak.Scale(4, 20)
 	apps := opened + merged
 	l := startServer(t, soakApps(apps), "")
 	// gantry adopts every app at the first push that changes them all.
@@ -71,7 +72,7 @@ func TestSoakWebhookLost(t *testing.T) {
 	}
 	l.drain(t)
 
-	c := startSoakClock()
+	c := soak.Start()
 	l.stop()
 	l.sim.SetWebhook("http://127.0.0.1:1/webhooks", hookSecret) // gantry unreachable
 	type pull struct {
@@ -126,8 +127,8 @@ func TestSoakWebhookLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.drain(t)
-	var row soakRow
-	c.end(&row)
+	var row soak.Row
+	c.End(&row)
 
 	var dup []string
 	for _, p := range open {
@@ -172,7 +173,7 @@ func TestSoakWebhookLost(t *testing.T) {
 	row.Faults = "gantry stopped, webhook URL refusing connections"
 	row.Outcome = fmt.Sprintf("the restart's resync planned %d PRs and applied %d apps at the head, each once", opened, merged)
 	row.Lost = "none"
-	reportSoak(t, row)
+	soak.Report(t, row)
 }
 
 // TestAPushAdoptsAnAppWhoseFirstPushWasLost: the push that first changes
