@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+)
+
+// maxDepth bounds the walk: a rendered object deeper than this is
+// hostile, and the conversion already accepted its shape.
+const maxDepth = 64
+
+// walk checks the enums of a value that already converted to its type,
+// with the server's paths (field.Path), so errors read as the server's
+// own. The built-in schemas' required lists are not checked: OpenAPI marks
+// a field required when its Go field has no omitempty, and the server's
+// code accepts some of them missing (an HTTP header's value, a preferred
+// node affinity term's preference) and words others at another path.
+func (c *Catalog) walk(v any, s *spec.Schema, p *field.Path, depth int) field.ErrorList {
+	s = c.resolve(s)
+	if s == nil || v == nil || depth > maxDepth {
+		return nil
+	}
+	var errs field.ErrorList
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			if prop, ok := s.Properties[k]; ok {
+				errs = append(errs, c.walk(t[k], &prop, p.Child(k), depth+1)...)
+				continue
+			}
+			if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+				errs = append(errs, c.walk(t[k], s.AdditionalProperties.Schema, p.Key(k), depth+1)...)
+			}
+		}
+	case []any:
+		if s.Items != nil && s.Items.Schema != nil {
+			for i, e := range t {
+				errs = append(errs, c.walk(e, s.Items.Schema, p.Index(i), depth+1)...)
+			}
+		}
+	case string:
+		// An empty string is an unset field the server defaults.
+		if len(s.Enum) > 0 && t != "" && !inEnum(t, s.Enum) {
+			errs = append(errs, field.NotSupported(p, t, enumStrings(s.Enum)))
+		}
+	}
+	return errs
+}
+
+func inEnum(v string, enum []any) bool {
+	for _, e := range enum {
+		if s, ok := e.(string); ok && s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func enumStrings(enum []any) []string {
+	out := make([]string, 0, len(enum))
+	for _, e := range enum {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
+}
