@@ -30,7 +30,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_BINS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 
-.PHONY: all build image test fuzz run run-cli bench soak kube-bin github-spec browser-deps vet fmt clean-cache help
+.PHONY: all build image test fuzz run run-cli bench soak kube-bin openapi-data github-spec browser-deps vet fmt clean-cache help
 
 all: build
 
@@ -82,6 +82,9 @@ $(KUBE_ASSETS)/kwok:
 
 # hack/github-spec.sh pins the npm versions and installs them once per
 # machine; the simulator's tests read the directory from GANTRY_GITHUB_SPEC.
+openapi-data: kube-bin ## regenerate schema/data (offline validation) from the cached kube-apiserver's /openapi/v3
+	go run ./hack/openapigen -out schema/data
+
 github-spec: ## fetch GitHub's OpenAPI description and webhook examples into the cache
 	@bash hack/github-spec.sh >/dev/null
 

@@ -1,7 +1,10 @@
 package schema
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"errors"
 	"os"
 	"regexp"
@@ -325,5 +328,39 @@ func createCRD(t testing.TB, dyn dynamic.Interface, mapper meta.ResettableRESTMa
 			t.Fatalf("CRD %s never served", crd.GetName())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestShippedSchemasMatchTheGenerator regenerates the schema file from
+// the test cluster's kube-apiserver: the committed file must be what
+// `make openapi-data` writes, or it was edited by hand or left behind.
+func TestShippedSchemasMatchTheGenerator(t *testing.T) {
+	ver, err := kube.Client.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := kube.Client.Discovery().OpenAPIV3().Paths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := Generate(ver.GitVersion, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minor := ver.Major + "." + strings.TrimSuffix(ver.Minor, "+")
+	gz, err := data.ReadFile("data/" + FileName(minor))
+	if err != nil {
+		t.Fatalf("Kubernetes %s (the test cluster's) is not shipped: run make openapi-data", minor)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("schema/data/%s differs from what the generator makes of kube-apiserver %s (%d bytes vs %d): run make openapi-data", FileName(minor), ver.GitVersion, len(got), len(want))
 	}
 }
