@@ -239,7 +239,7 @@ func (p *Pipeline) applyPlan(ctx context.Context, gh *github.Client, j Job, dir 
 	var errs []error
 	records := map[string]*cluster.Records{}
 	for _, app := range model.Apps {
-		if app.Apply != config.ApplyOnMerge {
+		if app.Apply != config.ApplyOnMerge || app.Cluster == config.NoCluster {
 			continue
 		}
 		c, err := p.Clusters.Get(app.Cluster)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -9,6 +10,10 @@ import (
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 )
+
+// ErrNoCluster is the cluster of an app that targets none (cluster: none):
+// it is validated offline and never applied.
+var ErrNoCluster = errors.New("the app targets no cluster (cluster: none): it is validated offline and never applied")
 
 // Clusters hands out one cluster client per configured cluster, made on
 // first use, so a cluster that is down fails only the apps that target it.
@@ -29,6 +34,9 @@ func (cs *Clusters) Get(name string) (*cluster.Client, error) {
 	defer cs.mu.Unlock()
 	if c := cs.m[name]; c != nil {
 		return c, nil
+	}
+	if name == config.NoCluster {
+		return nil, ErrNoCluster
 	}
 	cc, ok := cs.cfg.Cluster(name)
 	if !ok {

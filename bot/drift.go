@@ -85,7 +85,7 @@ func (p *Pipeline) Drift(ctx context.Context, j Job) error {
 	}
 	var errs []error
 	for _, app := range apps {
-		if app.Drift == config.DriftOff {
+		if app.Drift == config.DriftOff || app.Cluster == config.NoCluster {
 			continue
 		}
 		if err := p.driftApp(ctx, j, b, app, log.With("app", app.Name)); err != nil {

@@ -207,12 +207,14 @@ func TestPlanClusterDown(t *testing.T) {
 	e.pipe.Config.Clusters[0].Kubeconfig = dead
 	e.pipe.Clusters = NewClusters(e.pipe.Config)
 	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	// The app is validated offline (its objects pass the schema): the
+	// check is neutral, not the green of a live diff, and says why.
 	c := e.checks(head)[report.CheckDiff]
-	if c.Conclusion != "failure" || !strings.Contains(c.Summary, "127.0.0.1:1") {
+	if c.Conclusion != "neutral" || !strings.Contains(c.Summary, "127.0.0.1:1") || !strings.Contains(c.Summary, "no live diff") {
 		t.Errorf("diff check against a dead cluster: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
-	if s := e.summary(pr); !strings.Contains(s, "**Error in `web`:**") {
-		t.Errorf("comment does not call out the error:\n%s", s)
+	if s := e.summary(pr); !strings.Contains(s, "**Validated offline:** `web`") {
+		t.Errorf("comment does not call out the offline validation:\n%s", s)
 	}
 }
 

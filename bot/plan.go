@@ -23,6 +23,7 @@ import (
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/render"
+	"github.com/gantryops/gantry/schema"
 )
 
 // Pipeline judges pull requests: checkout, affected apps, render, policy
@@ -262,8 +263,8 @@ func (p *Pipeline) removedApps(ctx context.Context, j Job, head, base *config.Re
 	}
 	var out []report.Removed
 	for _, b := range base.Apps {
-		if len(appsNamed(head.Apps, []string{b.Name})) > 0 {
-			continue
+		if len(appsNamed(head.Apps, []string{b.Name})) > 0 || b.Cluster == config.NoCluster {
+			continue // kept, or never applied anywhere
 		}
 		r := report.Removed{Name: b.Name, Cluster: b.Cluster}
 		c, err := p.Clusters.Get(b.Cluster)
@@ -394,6 +395,10 @@ type appResult struct {
 	refused []report.Object
 	// renderTime and diffTime are the stages' wall-clock times.
 	renderTime, diffTime time.Duration
+	// offline says why the app is validated offline instead of diffed
+	// ("" when it is diffed); validation is that validation's result.
+	offline    string
+	validation *schema.Result
 }
 
 // previousOf renders an app as the base branch has it: what its last
@@ -424,20 +429,23 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 		g.Go(func() error {
 			r := appResult{app: app}
 			// An app outside the repository's grant is neither rendered
-			// nor diffed: nothing of the cluster is read for it.
-			if r.err = scope.CheckApp(app); r.err != nil {
+			// nor diffed: nothing of the cluster is read for it. An app
+			// that targets no cluster reaches none.
+			if r.err = scopeCheckApp(scope, app); r.err != nil {
 				out[i] = r
 				return nil
 			}
 			start := time.Now()
 			r.objects, r.sources, r.err = p.renderer(scope.Repository).Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
-			if r.err == nil {
+			if r.err == nil && app.Cluster != config.NoCluster {
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
 					r.err = fmt.Errorf("%s outside what the server configuration grants %s (repositories:)", plural(len(r.refused), "object is", "objects are"), scope.Repository)
 				}
 			}
-			if r.err == nil {
+			if r.err == nil && app.Cluster == config.NoCluster {
+				r.offline = offlineNoCluster
+			} else if r.err == nil {
 				var c *cluster.Client
 				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
 					opts := cluster.DefaultDiffOptions(scope.Repository)
@@ -450,12 +458,16 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 					}
 				}
 				r.diffTime = time.Since(start) - r.renderTime
+				if cluster.Unreachable(r.err) {
+					r.offline, r.err, r.diffTime = fmt.Sprintf("cluster %s could not be reached (%v)", app.Cluster, r.err), nil, 0
+				}
 			}
 			out[i] = r
 			return nil
 		})
 	}
 	_ = g.Wait()
+	p.validateOffline(ctx, out)
 	return out
 }
 
@@ -466,6 +478,9 @@ func (r appResult) reportApp() report.App {
 		pr := problemOf(r.err)
 		a.Error, a.Objects = &pr, r.refused
 		return a
+	}
+	if r.offline != "" {
+		return r.offlineApp(a)
 	}
 	if r.diff.Error != "" {
 		a.Error = &report.Problem{Message: r.diff.Error}
@@ -514,11 +529,17 @@ func (r appResult) sourceOf(ref cluster.ObjectRef) (render.Source, bool) {
 // policyObjects are the app's objects with their planned actions, live
 // objects and sources; deletions carry the live object.
 func (r appResult) policyObjects() []policy.Object {
-	if r.err != nil || r.diff == nil {
+	if r.err != nil || (r.diff == nil && r.offline == "") {
 		return nil
 	}
+	// Offline, nothing of the live state is known: every object is
+	// judged as a creation, and no deletion is seen.
+	diff := r.diff
+	if diff == nil {
+		diff = &cluster.DiffSet{}
+	}
 	byRef := map[cluster.ObjectRef]cluster.ObjectDiff{}
-	for _, d := range r.diff.Objects {
+	for _, d := range diff.Objects {
 		byRef[d.Object] = d
 	}
 	var out []policy.Object
@@ -533,7 +554,7 @@ func (r appResult) policyObjects() []policy.Object {
 		}
 		out = append(out, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: action, Live: d.Live, File: src.File, Line: src.Line})
 	}
-	for _, d := range r.diff.Objects {
+	for _, d := range diff.Objects {
 		if d.Action == cluster.ActionDelete && d.Live != nil {
 			out = append(out, policy.Object{Obj: d.Live, App: r.app.Name, Cluster: r.app.Cluster, Action: policy.ActionDelete, Live: d.Live})
 		}

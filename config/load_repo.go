@@ -204,7 +204,7 @@ func validateApp(d *decoder, f string, a *App, fsys *repofs.FS, srv *Server, nam
 	}
 	if srv != nil {
 		switch {
-		case a.Cluster != "" && srv.cluster(a.Cluster) == nil:
+		case a.Cluster != "" && a.Cluster != NoCluster && srv.cluster(a.Cluster) == nil:
 			d.errAt(f+".cluster", "%s is not a cluster of this gantry server (it knows %s)%s",
 				excerpt.Quote(a.Cluster), quoteList(srv.clusterNames()), didYouMean(a.Cluster, srv.clusterNames()))
 		case a.Cluster == "" && srv.DefaultCluster == "":

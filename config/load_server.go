@@ -120,6 +120,8 @@ func validateServer(d *decoder, s *Server) {
 			d.errAt(f+".name", "%q must be lower-case letters, digits and '-'", c.Name)
 		case seen[c.Name] != "":
 			d.errAt(f+".name", "%q is already the name of %s", c.Name, seen[c.Name])
+		case c.Name == NoCluster:
+			d.errAt(f+".name", "%q is reserved: an app's `cluster: none` targets no cluster", c.Name)
 		default:
 			seen[c.Name] = f
 		}

@@ -65,6 +65,10 @@ const (
 	ApplyOnCommand ApplyMode = "on-command" // only `/gantry apply` applies
 )
 
+// NoCluster is the cluster of an app that targets none: its plan
+// validates it offline (package schema), and nothing applies it.
+const NoCluster = "none"
+
 // App is one deployable unit: a directory rendered to objects and applied
 // to one cluster.
 type App struct {
@@ -78,7 +82,9 @@ type App struct {
 	// when omitted (Chart.yaml: helm, kustomization.yaml: kustomize, else
 	// yaml).
 	Render RenderKind `yaml:"render"`
-	// Cluster is a cluster name from the server configuration.
+	// Cluster is a cluster name from the server configuration, or
+	// NoCluster ("none"): the app is rendered, checked by policy and
+	// validated offline against shipped schemas, never applied.
 	// Default: the server's defaultCluster.
 	Cluster string `yaml:"cluster"`
 	// Namespace is set on namespaced objects rendered without one.

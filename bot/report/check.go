@@ -62,6 +62,8 @@ func DiffCheck(r Report) CheckOutput {
 	case r.Failed():
 		out.Conclusion = Failure
 		out.Title = "diff failed: " + headline(r)
+	case changing == 0 && r.offlineApps() == len(r.Apps) && len(r.Apps) > 0:
+		out.Title = "validated offline against Kubernetes " + r.Apps[0].Offline.Version + ": no live diff"
 	case changing == 0:
 		out.Title = "no changes"
 	default:
@@ -71,11 +73,19 @@ func DiffCheck(r Report) CheckOutput {
 		}
 		out.Title = fmt.Sprintf("%s %s: %d create, %d update, %d delete", plural(changing, "app"), verb, t.Create, t.Update, t.Delete)
 	}
+	if n := r.offlineApps(); n > 0 && n < len(r.Apps) {
+		out.Title += fmt.Sprintf(" · %s validated offline", plural(n, "app"))
+	}
+	if out.Conclusion == Success && r.unreachable() {
+		// A live diff was owed and could not be made: passing, but not
+		// the green of a diff.
+		out.Conclusion = Neutral
+	}
 	var b strings.Builder
 	b.WriteString("| app | cluster | create | update | delete | unchanged |\n|---|---|---:|---:|---:|---:|\n")
 	for _, a := range r.Apps {
 		c := a.Counts()
-		if a.Error != nil {
+		if a.Error != nil || a.Offline != nil {
 			fmt.Fprintf(&b, "| %s | %s | – | – | – | – |\n", a.Name, a.Cluster)
 			continue
 		}
@@ -90,10 +100,17 @@ func DiffCheck(r Report) CheckOutput {
 			fmt.Fprintf(&b, "\n**Error in `%s`:** %s\n", a.Name, problemText(a.Error))
 			out.Annotations = appendProblem(out.Annotations, a.Name+": render or diff failed", *a.Error)
 		}
+		if a.Offline != nil {
+			b.WriteString("\n" + offlineText(a) + "\n")
+		}
 		for _, o := range a.Objects {
 			if o.Error != nil {
+				what := " rejected"
+				if a.Offline != nil {
+					what = " rejected by the Kubernetes " + a.Offline.Version + " schema"
+				}
 				fmt.Fprintf(&b, "\n**Rejected:** `%s` %s: %s\n", a.Name, o.Ref(), problemText(o.Error))
-				out.Annotations = appendProblem(out.Annotations, a.Name+": "+o.Ref()+" rejected", *o.Error)
+				out.Annotations = appendProblem(out.Annotations, a.Name+": "+o.Ref()+what, *o.Error)
 			}
 		}
 	}

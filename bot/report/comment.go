@@ -25,6 +25,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"headline":      headline,
 	"policyCell":    policyCell,
 	"problem":       problemText,
+	"offline":       offlineText,
 	"deletions":     deletions,
 	"removed":       removedText,
 	"location":      Location,
@@ -58,8 +59,11 @@ func headline(r Report) string {
 		if changing == 1 {
 			parts[0] = "1 app changes"
 		}
-	case len(r.Apps) > 0 && !r.Failed():
+	case len(r.Apps) > r.offlineApps() && !r.Failed():
 		parts = append(parts, "no changes")
+	}
+	if n := r.offlineApps(); n > 0 {
+		parts = append(parts, plural(n, "app")+" validated offline")
 	}
 	if d := r.Denies(); d > 0 {
 		parts = append(parts, plural(d, "policy failure"))

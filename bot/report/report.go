@@ -72,6 +72,9 @@ type App struct {
 	// Hooks are the Helm and Argo CD hooks applying runs, in the order it
 	// runs them; each is recreated, never patched.
 	Hooks []Hook
+	// Offline is set when the app was validated against shipped schemas
+	// instead of diffed; its Objects are then the ones the schemas reject.
+	Offline *Offline
 }
 
 // Hook is one hook run of an apply.
@@ -308,6 +311,7 @@ func (r Report) prepared() Report {
 	for i := range r.Apps {
 		a := &r.Apps[i]
 		a.Name, a.Cluster = Defang(a.Name), Defang(a.Cluster)
+		a.Offline = defangOffline(a.Offline)
 		if a.Error != nil {
 			e := defangProblem(*a.Error)
 			a.Error = &e
