@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/schema"
 )
 
 func (f *clusterFlags) client() (*cluster.Client, error) {
@@ -21,9 +23,10 @@ func (f *clusterFlags) client() (*cluster.Client, error) {
 func newDiffCmd() *cobra.Command {
 	var rf repoFlags
 	var cf clusterFlags
-	var output string
+	var output, kubeVersion string
+	var offline bool
 	cmd := &cobra.Command{
-		Use:   "diff [--repo D] [--app A] [--kubeconfig F] [-o text|markdown|json]",
+		Use:   "diff [--repo D] [--app A] [--kubeconfig F] [--offline [--kube-version V]] [-o text|markdown|json]",
 		Short: "Show what applying the repository would change in the live cluster (exit 0 none, 1 changes, 2 error)",
 		Long: `Diff renders each app and compares it with the live cluster through a
 server-side apply dry-run (field manager gantry): exactly what apply would
@@ -32,7 +35,13 @@ deletions. Secret values are never shown, nor compared: a Secret whose values
 alone change shows as unchanged. Objects another app or repository owns (by
 their gantry.dev/app and gantry.dev/repository marks) show as conflicts,
 without their content. --repository names the identity the cluster's
-records are kept under (default "local", a repository of its own).`,
+records are kept under (default "local", a repository of its own).
+
+--offline contacts no cluster: each object is validated against the
+Kubernetes OpenAPI schema shipped in gantry (the version nearest
+--kube-version) and custom objects against the CustomResourceDefinitions the
+apps render, with the field paths the API server would print. It lists the
+objects no schema covers and what only the API server checks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := cluster.ParseFormat(output)
@@ -42,6 +51,16 @@ records are kept under (default "local", a repository of its own).`,
 			rs, renderFailed, err := renderRepo(cmd, rf)
 			if err != nil {
 				return exitWith(ExitError, err)
+			}
+			if offline {
+				failed, err := diffOffline(cmd.Context(), cmd.OutOrStdout(), rs, kubeVersion, format == cluster.FormatJSON)
+				switch {
+				case err != nil || renderFailed:
+					return exitWith(ExitError, err)
+				case failed:
+					return exitWith(ExitFinding, nil)
+				}
+				return nil
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -81,6 +100,8 @@ records are kept under (default "local", a repository of its own).`,
 	rf.register(cmd)
 	cf.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
+	cmd.Flags().BoolVar(&offline, "offline", false, "validate against the shipped Kubernetes schemas instead of diffing against a cluster")
+	cmd.Flags().StringVar(&kubeVersion, "kube-version", "", "with --offline: the target Kubernetes version (default: the newest shipped, "+strings.Join(schema.Shipped(), ", ")+")")
 	return cmd
 }
 

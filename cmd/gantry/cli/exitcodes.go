@@ -41,8 +41,8 @@ var exitCodes = map[string][]exitCode{
 		{ExitError, "a policy failed to compile, no policies were given, an invalid .gantry.yaml, or a bad flag"},
 	},
 	"diff": {
-		{ExitOK, "the cluster matches the repository"},
-		{ExitFinding, "applying would change the cluster"},
+		{ExitOK, "the cluster matches the repository (--offline: every object passes the schema)"},
+		{ExitFinding, "applying would change the cluster (--offline: an object fails the schema)"},
 		{ExitError, "an app failed to render, the cluster refused a dry-run or could not be reached, or " + configError},
 	},
 	"apply": {
