@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
@@ -17,7 +18,16 @@ const maxDepth = 64
 // a field required when its Go field has no omitempty, and the server's
 // code accepts some of them missing (an HTTP header's value, a preferred
 // node affinity term's preference) and words others at another path.
+//
+// Quantities are parsed as the server decodes them: its error names no
+// field, so offline it is the more precise of the two.
 func (c *Catalog) walk(v any, s *spec.Schema, p *field.Path, depth int) field.ErrorList {
+	if q, ok := v.(string); ok && c.isQuantity(s) {
+		if _, err := resource.ParseQuantity(q); err != nil {
+			return field.ErrorList{field.Invalid(p, q, err.Error())}
+		}
+		return nil
+	}
 	s = c.resolve(s)
 	if s == nil || v == nil || depth > maxDepth {
 		return nil
@@ -48,6 +58,21 @@ func (c *Catalog) walk(v any, s *spec.Schema, p *field.Path, depth int) field.Er
 	}
 	return errs
 }
+
+// isQuantity says whether a schema refers to the Quantity model.
+func (c *Catalog) isQuantity(s *spec.Schema) bool {
+	if s == nil {
+		return false
+	}
+	ref := s.Ref.String()
+	if ref == "" && len(s.AllOf) == 1 {
+		ref = s.AllOf[0].Ref.String()
+	}
+	return ref == "#/components/schemas/"+quantityModel
+}
+
+// quantityModel is the model of resource quantities ("100m", "1Gi").
+const quantityModel = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
 func inEnum(v string, enum []any) bool {
 	for _, e := range enum {

@@ -77,6 +77,10 @@ type serverCase struct {
 	// semantic are the paths the server rejects from its own code (not
 	// the schema), with the NotChecked entry that must name the check.
 	semantic map[string]string
+	// pathless is the path offline reports for a rejection whose server
+	// message names no field (a decoding error): offline must say the
+	// server's message there.
+	pathless string
 	// wantRejected says the server rejects the object: a guard that the
 	// case tests what it says (an accepted object proves no rejection).
 	wantRejected bool
@@ -159,6 +163,8 @@ var serverCases = []serverCase{
 		semantic: map[string]string{"metadata.labels": "label syntax"}},
 	{name: "selector does not match template", obj: edit("matchLabels: {app: web}", "matchLabels: {app: api}"), wantRejected: true,
 		semantic: map[string]string{"spec.template.metadata.labels": "selectors matching templates"}},
+	{name: "quantity syntax", obj: edit("image: nginx:1.27", "image: nginx:1.27\n        resources: {limits: {cpu: lots}}"), wantRejected: true,
+		pathless: "spec.template.spec.containers[0].resources.limits[cpu]"},
 	{name: "port out of range", obj: `{apiVersion: v1, kind: Service, metadata: {name: web}, spec: {ports: [{port: 70000}]}}`, wantRejected: true,
 		semantic: map[string]string{"spec.ports[0].port": "ports and ranges", "spec.ports[0].targetPort": "ports and ranges"}},
 }
@@ -178,6 +184,15 @@ func TestOfflineRejectsWhatTheServerRejects(t *testing.T) {
 			obj := parse(t, tc.obj)
 			obj.SetNamespace(ns)
 			serverPaths, rejected, err := serverVerdict(ctx, dyn, mapper, obj)
+			var pathless *pathlessError
+			if errors.As(err, &pathless) && tc.pathless != "" {
+				serverPaths, rejected, err = []string{tc.pathless}, true, nil
+				defer func() {
+					if !mentionsProblem(t, obj, tc.pathless, pathless.cause) {
+						t.Errorf("offline does not say the server's %q at %s", pathless.cause, tc.pathless)
+					}
+				}()
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +259,8 @@ func serverVerdict(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTM
 		paths = smdPaths(se.ErrStatus.Message)
 	}
 	if len(paths) == 0 {
-		return nil, true, errors.New("rejected without a field path: " + se.ErrStatus.Message)
+		parts := strings.Split(se.ErrStatus.Message, ": ")
+		return nil, true, &pathlessError{msg: se.ErrStatus.Message, cause: parts[len(parts)-1]}
 	}
 	return paths, true, nil
 }
@@ -261,6 +277,27 @@ func smdPaths(msg string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// pathlessError is a rejection whose message names no field; cause is
+// its last clause, the reason.
+type pathlessError struct{ msg, cause string }
+
+func (e *pathlessError) Error() string { return "rejected without a field path: " + e.msg }
+
+// mentionsProblem says whether offline validation of obj reports the
+// cause at path.
+func mentionsProblem(t *testing.T, obj *unstructured.Unstructured, path, cause string) bool {
+	res, err := Validate(context.Background(), []*unstructured.Unstructured{obj}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Problems {
+		if p.Path == path && strings.Contains(p.Message, cause) {
+			return true
+		}
+	}
+	return false
 }
 
 func mentions(list []string, s string) bool {

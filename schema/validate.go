@@ -63,7 +63,7 @@ type Unchecked struct {
 // not in the schema.
 func NotChecked() []string {
 	return []string{
-		"the server's own validation (name and label syntax, ports and ranges, selectors matching templates, quantities, required fields of built-in kinds)",
+		"the server's own validation (name and label syntax, ports and ranges, selectors matching templates, required fields of built-in kinds)",
 		"immutable fields",
 		"admission webhooks and policies, quotas",
 		"CEL rules of CRDs",
@@ -107,7 +107,7 @@ func Validate(ctx context.Context, objs []*unstructured.Unstructured, opts Optio
 
 // validate checks one built-in object: first the conversion a server-side
 // apply makes (types, unknown fields, list keys), which ends the request
-// on the server when it fails; then the schema's enums.
+// on the server when it fails; then the schema's enums and quantities.
 func (c *Catalog) validate(o *unstructured.Unstructured, model string) []Problem {
 	if _, err := c.conv.ObjectToTyped(o); err != nil {
 		return conversionProblems(o, err)
