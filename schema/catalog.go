@@ -177,7 +177,7 @@ func gvksOf(s *spec.Schema) []kschema.GroupVersionKind {
 	return out
 }
 
-// model resolves a schema's reference ($ref, or allOf holding one ref, as
+// resolve follows a schema's reference ($ref, or allOf holding one ref, as
 // OpenAPI v3 documents spell a field of a named type).
 func (c *Catalog) resolve(s *spec.Schema) *spec.Schema {
 	for i := 0; s != nil && i < 8; i++ {
