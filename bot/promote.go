@@ -402,11 +402,14 @@ func (p *Pipeline) promotionEdit(ctx context.Context, j Job, b *driftBase, from,
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, false, nil
 		}
+		if errors.Is(err, repofs.ErrOutside) {
+			return nil, false, fmt.Errorf("%s of app %s: %w", name, to.Name, promote.ErrNotConfined)
+		}
 		if err != nil {
 			return nil, false, err
 		}
 		if !strings.HasPrefix(real, toDir+"/") {
-			return nil, false, fmt.Errorf("%s leads outside %s's directory (a symbolic link)", name, to.Name)
+			return nil, false, fmt.Errorf("%s of app %s: %w", name, to.Name, promote.ErrNotConfined)
 		}
 		data, err := fsys.ReadFile(real)
 		return data, err == nil, err

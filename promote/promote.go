@@ -2,6 +2,7 @@ package promote
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -24,6 +25,11 @@ type FileChange struct {
 // content, or ok false when there is none. The caller reads through the
 // confined reader.
 type Reader func(path string) (data []byte, ok bool, err error)
+
+// ErrNotConfined is what a Reader returns for a target file that leads
+// outside the target's directory (a symbolic link): the file is then left
+// for a human, never read or written.
+var ErrNotConfined = errors.New("leads outside the target app's directory")
 
 // Input is a change to carry from one app to the next.
 type Input struct {
@@ -95,6 +101,10 @@ func Promote(in Input) (*Result, error) {
 		}
 		seen[target] = c.Path
 		cur, exists, err := in.Current(target)
+		if errors.Is(err, ErrNotConfined) {
+			res.Conflicts = append(res.Conflicts, Conflict{File: target, Why: fmt.Sprintf("leads outside %s's directory (a symbolic link): not read, not written", in.To.Name)})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s of app %s: %w", target, in.To.Name, err)
 		}

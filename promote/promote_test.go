@@ -256,6 +256,32 @@ func TestTargetNeverLeavesTheTargetDirectory(t *testing.T) {
 	}
 }
 
+// TestPromoteRefusesAFileLeadingOutside proves a target file that is a
+// symbolic link out of the target's directory is left for a human and the
+// rest of the change still promoted.
+func TestPromoteRefusesAFileLeadingOutside(t *testing.T) {
+	read := func(p string) ([]byte, bool, error) {
+		if p == "apps/web/overlays/prod/link.yaml" {
+			return nil, false, ErrNotConfined
+		}
+		return []byte("a: 1\n"), true, nil
+	}
+	res, err := Promote(Input{From: staging, To: prod, Current: read, Changes: []FileChange{
+		{Path: "apps/web/overlays/staging/link.yaml", Before: []byte("a: 1\n"), After: []byte("a: 2\n")},
+		{Path: "apps/web/overlays/staging/ok.yaml", Before: []byte("a: 1\n"), After: []byte("a: 2\n")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Conflict{{File: "apps/web/overlays/prod/link.yaml", Why: "leads outside web-prod's directory (a symbolic link): not read, not written"}}
+	if diff := cmp.Diff(want, res.Conflicts); diff != "" {
+		t.Errorf("conflicts (-want +got):\n%s", diff)
+	}
+	if _, ok := res.Files["apps/web/overlays/prod/link.yaml"]; ok || string(res.Files["apps/web/overlays/prod/ok.yaml"]) != "a: 2\n" {
+		t.Errorf("files: %q", res.Files)
+	}
+}
+
 // TestPromoteReadError proves a target that cannot be read fails the
 // promotion with the file and app named, rather than promoting blind.
 func TestPromoteReadError(t *testing.T) {
