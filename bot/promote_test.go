@@ -342,3 +342,77 @@ func TestForgedPromotionPRIsNotAdopted(t *testing.T) {
 		t.Errorf("the promotion branch holds:\n%s", f)
 	}
 }
+
+// TestPromotionCarriesEveryChangeSinceTheLastOne: a second change to
+// staging before the first one's soak ends supersedes it, starts the soak
+// again, and its pull request carries both changes.
+func TestPromotionCarriesEveryChangeSinceTheLastOne(t *testing.T) {
+	l := startServer(t, overlayFiles("1h", false), "")
+	first, m1 := l.mergePR(t, "bump", map[string]string{"apps/web/overlays/staging/kustomization.yaml": stagingOverlay("1.42")})
+	l.applied(t, m1)
+	second, m2 := l.mergePR(t, "label", map[string]string{"apps/web/overlays/staging/kustomization.yaml": stagingOverlay("1.42") + "commonAnnotations:\n  team: web\n"})
+	l.applied(t, m2)
+	ps := l.promotions(t, "web-staging")
+	if len(ps) != 2 || ps[0].Commit != m2 || ps[0].State != cluster.PromotionSoaking || ps[1].State != cluster.PromotionSuperseded || ps[0].Base != ps[1].Base {
+		t.Fatalf("promotions after two applies: %+v", ps)
+	}
+	if _, err := l.promoteAt(ps[1].Due.Add(time.Second)); err != nil { // the first's soak end: nothing
+		t.Fatal(err)
+	}
+	if prs := l.branchPRs(t, "gantry/promote/web-prod/"+shortSHA(m1)); len(prs) != 0 {
+		t.Fatalf("the superseded promotion opened a pull request")
+	}
+	if _, err := l.promoteAt(ps[0].Due.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	branch := "gantry/promote/web-prod/" + shortSHA(m2)
+	prs := l.branchPRs(t, branch)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests on %s", len(prs), branch)
+	}
+	f := l.fileAt(t, branch, "apps/web/overlays/prod/kustomization.yaml")
+	if !strings.Contains(f, `newTag: "1.42" # promoted from staging`) || !strings.Contains(f, "commonAnnotations:\n  team: web\n") || !strings.Contains(f, "count: 2") {
+		t.Errorf("prod's overlay does not carry both changes:\n%s", f)
+	}
+	body := prs[0].GetBody()
+	if !strings.Contains(body, "/pull/"+strconv.Itoa(first)) || !strings.Contains(body, "/pull/"+strconv.Itoa(second)) {
+		t.Errorf("the body does not link both pull requests:\n%s", body)
+	}
+}
+
+// TestNoPromotionWhenUnhealthyAtTheSoakEnd: staging applied healthy, then
+// stopped being healthy before its soak ended: health is read again at
+// the end, the promotion is abandoned, and the merged pull request says
+// why.
+func TestNoPromotionWhenUnhealthyAtTheSoakEnd(t *testing.T) {
+	l := startServer(t, overlayFiles("1h", false), "")
+	pr, merge := l.mergePR(t, "bump", map[string]string{"apps/web/overlays/staging/kustomization.yaml": stagingOverlay("1.42")})
+	if c := l.applied(t, merge); c.Conclusion != "success" {
+		t.Fatalf("gantry/apply: %s\n%s", c.Conclusion, c.Summary)
+	}
+	// Someone rolls staging to pods that never become ready.
+	d, err := kube.Client.AppsV1().Deployments(l.ns).Get(context.Background(), "staging-web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Labels["gantry.test/never-ready"] = "true"
+	if _, err := kube.Client.AppsV1().Deployments(l.ns).Update(context.Background(), d, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	ps := l.promotions(t, "web-staging")
+	start := time.Now()
+	if _, err := l.promoteAt(ps[0].Due.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the health check at the soak's end took %s", time.Since(start).Round(time.Millisecond))
+	got := l.promotions(t, "web-staging")[0]
+	if got.State != cluster.PromotionAbandoned || !strings.Contains(got.Reason, "was not healthy at the end of the soak") {
+		t.Errorf("promotion: %+v", got)
+	}
+	if prs := l.branchPRs(t, "gantry/promote/web-prod/"+shortSHA(merge)); len(prs) != 0 {
+		t.Errorf("a promotion pull request was opened for an app unhealthy at the soak's end")
+	}
+	if c := l.botComment(pr, "did not promote"); !strings.Contains(c, "was not healthy at the end of the soak") {
+		t.Errorf("the merged pull request is not told why: %q", c)
+	}
+}
