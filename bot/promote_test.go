@@ -416,3 +416,49 @@ func TestNoPromotionWhenUnhealthyAtTheSoakEnd(t *testing.T) {
 		t.Errorf("the merged pull request is not told why: %q", c)
 	}
 }
+
+// TestPromotionTakenOverAfterAReplicaDied: a replica died after opening
+// the promotion's pull request and before sealing it and recording it. The
+// next replica completes that pull request from the records at its start:
+// sealed, the same number, no second one.
+func TestPromotionTakenOverAfterAReplicaDied(t *testing.T) {
+	l := startServer(t, overlayFiles("1h", false), "")
+	_, merge := l.mergePR(t, "bump", map[string]string{"apps/web/overlays/staging/kustomization.yaml": stagingOverlay("1.42")})
+	l.applied(t, merge)
+	l.stop()
+	branch := "gantry/promote/web-prod/" + shortSHA(merge)
+	// What the dead replica left: the promotion "opening", its branch,
+	// and a pull request the bot opened with the placeholder body.
+	c, err := l.pipe.Clusters.Get("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpdatePromotions(context.Background(), "acme/ops", "web-staging", func(ps *cluster.Promotions) bool {
+		ps.List[0].State, ps.List[0].Branch = cluster.PromotionOpening, branch
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.sim.Push("alice", "acme", "ops", branch, map[string]string{"apps/web/overlays/prod/kustomization.yaml": prodOverlay + "# half done\n"}, nil, "half done"); err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := l.gh(t).PullRequests.Create(context.Background(), "acme", "ops", &github.NewPullRequest{Title: github.String("Promote"), Head: github.String(branch),
+		Base: github.String("main"), Body: github.String(placeholderBody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := restartServer(t, l)
+	waitFor(t, "the promotion recorded opened", func() bool { return l2.promotions(t, "web-staging")[0].State == cluster.PromotionOpened })
+	got := l2.promotions(t, "web-staging")[0]
+	prs := l2.branchPRs(t, branch)
+	if len(prs) != 1 || got.Number != left.GetNumber() {
+		t.Fatalf("%d pull requests on the branch; promotion recorded #%d, the one left was #%d", len(prs), got.Number, left.GetNumber())
+	}
+	var d promotePayload
+	if !l2.pipe.Seal.Open(marker.KindPromote, marker.Scope("acme", "ops", left.GetNumber()), prs[0].GetBody(), &d) || d.ID != got.ID {
+		t.Errorf("the pull request left was not sealed:\n%s", prs[0].GetBody())
+	}
+	if f := l2.fileAt(t, branch, "apps/web/overlays/prod/kustomization.yaml"); strings.Contains(f, "half done") || !strings.Contains(f, `newTag: "1.42"`) {
+		t.Errorf("the branch holds:\n%s", f)
+	}
+}
