@@ -140,9 +140,11 @@ func TestPromotionOfAKustomizeOverlay(t *testing.T) {
 	}
 
 	// The soak ends: health is read again and the pull request opens.
+	start := time.Now()
 	if _, err := l.promoteAt(due.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("the promotion job (3 checkouts, health, merge, push, pull request) took %s", time.Since(start).Round(time.Millisecond))
 	prs := l.branchPRs(t, branch)
 	if len(prs) != 1 {
 		t.Fatalf("%d pull requests on %s, want 1", len(prs), branch)
@@ -231,8 +233,15 @@ apps:
 	}
 	// soak: 0s: the server opens it after the apply, by itself.
 	branch := "gantry/promote/web-prod/" + shortSHA(merge)
-	waitFor(t, "the promotion pull request", func() bool { return len(l.branchPRs(t, branch)) == 1 })
-	p := l.branchPRs(t, branch)[0]
+	waitFor(t, "the promotion pull request", func() bool {
+		ps := l.promotions(t, "web-staging")
+		return len(ps) == 1 && ps[0].State == cluster.PromotionOpened
+	})
+	prs := l.branchPRs(t, branch)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests on %s, want 1", len(prs), branch)
+	}
+	p := prs[0]
 	if got := l.prFiles(t, p.GetNumber()); strings.Join(got, ",") != "charts/web/values-prod.yaml" {
 		t.Errorf("the promotion changes %v, want values-prod.yaml only", got)
 	}
