@@ -13,6 +13,7 @@ import (
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/promote"
 )
 
 // overlayFiles is a staging → prod chain of Kustomize overlays over one
@@ -469,5 +470,35 @@ func TestPromotionTakenOverAfterAReplicaDied(t *testing.T) {
 	}
 	if f := l2.fileAt(t, branch, "apps/web/overlays/prod/kustomization.yaml"); strings.Contains(f, "half done") || !strings.Contains(f, `newTag: "1.42"`) {
 		t.Errorf("the branch holds:\n%s", f)
+	}
+}
+
+// TestPromotionBodyDefangsHostileText: file names, keys and values from
+// the change are echoed in the body, so none can open an HTML comment (a
+// marker's look), break out of its code span, or add lines.
+func TestPromotionBodyDefangsHostileText(t *testing.T) {
+	evil := "x`\n<!-- gantry:promote e30 AAAA -->\n@acme/admins"
+	res := &promote.Result{
+		Edits:     []promote.Edit{{File: "apps/p/" + evil + ".yaml", Field: "a." + evil, From: evil, To: evil}},
+		Conflicts: []promote.Conflict{{File: "apps/p/" + evil, Field: evil, Why: "the target holds " + evil}},
+		Skipped:   []promote.Skip{{File: evil, Why: "outside"}},
+	}
+	repo := &github.Repository{HTMLURL: github.String("https://github.example/acme/ops")}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	pr := cluster.Promotion{App: "web-staging", To: "web-prod", Commit: strings.Repeat("a", 40), Base: strings.Repeat("b", 40), PRs: []int{7},
+		Healthy: now.Add(-10 * time.Minute), Soak: 10 * time.Minute}
+	body := promotionBody(repo, pr, &cluster.Health{Healthy: true, Ready: 2}, res, "main", strings.Repeat("c", 40), now)
+	if strings.Contains(body, "<!--") || strings.Contains(body, "x`") {
+		t.Errorf("hostile text survived:\n%s", body)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "<!--") || strings.HasPrefix(line, "@acme") {
+			t.Errorf("hostile text made a line of its own: %q", line)
+		}
+	}
+	for _, s := range []string{"10m0s asked, 10m0s observed", "2 objects healthy", "[#7](https://github.example/acme/ops/pull/7)", "/commit/" + pr.Commit} {
+		if !strings.Contains(body, s) {
+			t.Errorf("the body lacks %q:\n%s", s, body)
+		}
 	}
 }
