@@ -33,6 +33,8 @@ type ApplyRun struct {
 	PRs []*github.PullRequest
 	// Apps are the apps applied, in the report's order.
 	Apps []appApplied
+	// Promotions is how many promotions began to soak.
+	Promotions int
 }
 
 // appApplied is one app's apply, with what a revert needs.
@@ -159,6 +161,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 		run.Report.Apps = append(run.Report.Apps, applyReportApp(a))
 	}
 	p.revertFailed(ctx, gh, j, ghRepo, run, log)
+	run.Promotions = p.rememberPromotions(ctx, j, ghRepo, run, todo, ids[report.CheckApply], origin.Trigger, log)
 	p.notifyFailures(j, run)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()

@@ -152,6 +152,8 @@ func (s *Server) resyncRepo(ctx context.Context, gh *github.Client, id int64, r 
 	// gantry was down, or whose event was missed. It runs after the apply
 	// in the branch's lane, and compares only apps applied at the head.
 	s.queue.Enqueue(Job{Kind: JobDrift, InstallationID: id, Owner: owner, Repo: name, BaseRef: branch})
+	// Promotions a replica left soaking or half-opened continue here.
+	s.queue.Enqueue(promoteJob(apply))
 	return nil
 }
 

@@ -22,6 +22,7 @@ const (
 	JobInstallation JobKind = "installation" // the App's installations changed: resync them
 	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged: restore the cluster to Git
 	JobDrift        JobKind = "drift"        // compare apps' live state with Git and act as their drift mode says
+	JobPromote      JobKind = "promote"      // open the promotion pull requests whose soak has ended
 )
 
 // Job is the work one event asks for. Lane says which serial lane it runs

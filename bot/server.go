@@ -56,6 +56,8 @@ type Server struct {
 	timeouts               HTTPTimeouts
 	// resynced is closed when the resync at start has run.
 	resynced chan struct{}
+	// promoteAt holds the timers that come back when a soak ends.
+	promoteAt promoteTimers
 	// delivery computes the delivery metrics from the apply records.
 	delivery *deliveryStats
 	// watch holds the drift watchers of the clusters (while leading).
@@ -203,6 +205,8 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 		return s.resync(ctx)
 	case JobApply:
 		return s.apply(ctx, j)
+	case JobPromote:
+		return s.promote(ctx, j)
 	}
 	return fmt.Errorf("job kind %q has no handler", j.Kind)
 }
@@ -267,6 +271,9 @@ func (s *Server) apply(ctx context.Context, j Job) error {
 	run, err := s.pipe.ApplyBase(ctx, j)
 	if run == nil {
 		return err
+	}
+	if run.Promotions > 0 {
+		s.queue.Enqueue(promoteJob(j))
 	}
 	var errs []error
 	for _, pr := range run.PRs {

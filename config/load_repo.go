@@ -171,6 +171,7 @@ func validateRepo(d *decoder, r *Repo, fsys *repofs.FS, srv *Server) {
 	for i := range r.Apps {
 		validateApp(d, fmt.Sprintf("apps[%d]", i), &r.Apps[i], fsys, srv, names)
 	}
+	validatePromotions(d, r)
 	for i, p := range r.Policies.Paths {
 		repoPath(d, fmt.Sprintf("policies.paths[%d]", i), p, fsys, true)
 	}
@@ -288,6 +289,15 @@ func (r *Repo) applyDefaults(srv *Server) {
 		}
 		if a.HealthTimeout == 0 {
 			a.HealthTimeout = Duration(DefaultHealthTimeout)
+		}
+		if a.Promote != nil {
+			if a.Promote.After == "" {
+				a.Promote.After = PromoteAfterHealthy
+			}
+			if a.Promote.Soak == nil {
+				s := Duration(DefaultPromoteSoak)
+				a.Promote.Soak = &s
+			}
 		}
 		if a.Render == RenderHelm || a.Helm != nil {
 			if a.Helm == nil {

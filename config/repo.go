@@ -124,6 +124,8 @@ type App struct {
 	// HealthTimeout bounds the wait for health after apply, as a Go
 	// duration. Default: 5m.
 	HealthTimeout Duration `yaml:"healthTimeout"`
+	// Promote chains the app to the next one (see Promote). Optional.
+	Promote *Promote `yaml:"promote"`
 }
 
 // Helm is an app's Helm settings. The chart is the app's Path, in the

@@ -35,6 +35,9 @@ const (
 	KindDrift = "drift"
 	// KindRevert opens the body of a revert pull request gantry opened.
 	KindRevert = "revert"
+	// KindPromote opens the body of a promotion pull request gantry
+	// opened.
+	KindPromote = "promote"
 )
 
 // Sealer makes and checks markers under one key. The zero value is not
