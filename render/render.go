@@ -286,6 +286,7 @@ func (r *Renderer) render(ctx context.Context, fsys *repoFS, app config.App) ([]
 	if errs := duplicates(out); len(errs) > 0 {
 		return nil, errs
 	}
+	markUnstable(out)
 	sortObjects(out)
 	return out, nil
 }
