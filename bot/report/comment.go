@@ -26,6 +26,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"policyCell":    policyCell,
 	"problem":       problemText,
 	"deletions":     deletions,
+	"unstable":      unstable,
 	"removed":       removedText,
 	"location":      Location,
 	"summaryFields": summaryFields,
