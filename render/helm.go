@@ -95,7 +95,7 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if r.hooks != nil && r.hooks.templating != nil {
 		r.hooks.templating()
 	}
-	out, again, err := renderChart(chrt, vals, release, ns, caps)
+	out, again, err := renderChart(chrt, vals, release, ns, caps, r.hooks == nil || !r.hooks.once)
 	if r.hooks != nil && r.hooks.templated != nil {
 		r.hooks.templated()
 	}
@@ -133,9 +133,9 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 // renderChart runs Helm's dependency processing, then its template engine
 // twice over the same chart and values (each run on its own copy of the
 // values, which templates may change): second is the output of the second
-// run, for finding the fields that are not deterministic. Helm's panics
-// are recovered.
-func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, caps *chartutil.Capabilities) (out, second map[string]string, err error) {
+// run (nil without twice), for finding the fields that are not
+// deterministic. Helm's panics are recovered.
+func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, caps *chartutil.Capabilities, twice bool) (out, second map[string]string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, second, err = nil, nil, fmt.Errorf("helm panicked: %v", p)
@@ -155,6 +155,9 @@ func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, cap
 	e := engine.Engine{EnableDNS: false}
 	if out, err = e.Render(chrt, withValuesCopy(rv)); err != nil {
 		return nil, nil, err
+	}
+	if !twice {
+		return out, nil, nil
 	}
 	if second, err = e.Render(chrt, withValuesCopy(rv)); err != nil {
 		return nil, nil, err

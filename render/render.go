@@ -46,6 +46,9 @@ type renderHooks struct {
 	// templating is called as Helm's template engine starts, templated
 	// when it returns.
 	templating, templated func()
+	// once skips the second run of Helm's template engine, for the
+	// benchmark that measures what it costs.
+	once bool
 }
 
 // Render renders one app of the repository checked out at repoRoot with
