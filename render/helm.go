@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -123,6 +124,14 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if len(differ) > 0 {
 		second, errs := decodeTemplates(fsys, differ, paths)
 		if len(errs) > 0 {
+			// The chart's output is valid only some of the time: said,
+			// rather than left to fail a later render.
+			for _, err := range errs {
+				var e *Error
+				if errors.As(err, &e) {
+					e.Msg = "second render (gantry renders a chart twice to find generated values): " + e.Msg
+				}
+			}
 			return nil, errs
 		}
 		findUnstable(objs, second, inputs)
