@@ -132,7 +132,7 @@ func findUnstable(first, second []rendered, inputs string) {
 		if !ok {
 			continue
 		}
-		tokens := unstableFields(o.obj.Object, other.obj.Object)
+		tokens := collapse(unstableFields(o.obj.Object, other.obj.Object), maxUnstableFields)
 		if len(tokens) == 0 {
 			continue
 		}
@@ -143,6 +143,49 @@ func findUnstable(first, second []rendered, inputs string) {
 		}
 		first[i].unstable = u
 	}
+}
+
+// maxUnstableFields bounds the fields listed for one object, so a chart
+// generating a large structure cannot inflate what is carried and shown.
+const maxUnstableFields = 64
+
+// collapse replaces fields by their parent until at most limit remain:
+// keeping a parent's live value keeps every field under it. Each pass
+// replaces every group of two or more siblings by their parent, or, when
+// there is none, shortens the deepest paths by one; so passes are bounded
+// by the depth of the object, each linear in the fields. A path of one
+// token is never shortened.
+func collapse(fields [][]string, limit int) [][]string {
+	for len(fields) > limit {
+		count := map[string]int{}
+		depth := 0
+		for _, f := range fields {
+			depth = max(depth, len(f))
+			if len(f) >= 2 {
+				count[nondet.Pointer(f[:len(f)-1])]++
+			}
+		}
+		if depth < 2 {
+			return fields
+		}
+		siblings := false
+		for _, n := range count {
+			siblings = siblings || n >= 2
+		}
+		seen := map[string]bool{}
+		var out [][]string
+		for _, f := range fields {
+			if len(f) >= 2 && ((siblings && count[nondet.Pointer(f[:len(f)-1])] >= 2) || (!siblings && len(f) == depth)) {
+				f = f[:len(f)-1]
+			}
+			if k := nondet.Pointer(f); !seen[k] {
+				seen[k] = true
+				out = append(out, f)
+			}
+		}
+		fields = out
+	}
+	return fields
 }
 
 // markUnstable sets the unstable-field annotations on the final objects,

@@ -265,3 +265,27 @@ func TestUnstableFieldsPaths(t *testing.T) {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 }
+
+// TestUnstableFieldsBounded: a chart generating a large structure (200
+// random keys) is listed by the parent that holds them, not key by key.
+func TestUnstableFieldsBounded(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		".gantry.yaml":     "version: 1\napps:\n  - name: big\n    path: chart\n    namespace: web\n",
+		"chart/Chart.yaml": "apiVersion: v2\nname: big\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: big
+  labels:
+    id: {{ randAlphaNum 8 | lower | quote }}
+data:
+{{- range until 200 }}
+  k{{ . }}: {{ randAlphaNum 8 | quote }}
+{{- end }}
+`,
+	})
+	objs, _ := mustRender(t, root, loadApp(t, root, "big"))
+	if got, want := unstableOf(t, objs)["v1 ConfigMap web/big"], `["/data","/metadata/labels/id"]`; got != want {
+		t.Errorf("fields %s, want %s", got, want)
+	}
+}

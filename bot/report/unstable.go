@@ -22,6 +22,9 @@ var unstableGroups = []struct {
 // maxUnstableObjects bounds the objects one group names.
 const maxUnstableObjects = 10
 
+// maxUnstableFields bounds the fields named for one object.
+const maxUnstableFields = 5
+
 // maxUnstablePath bounds the length of one shown field path.
 const maxUnstablePath = 120
 
@@ -48,6 +51,9 @@ func unstable(a App) string {
 					name = string(r[:maxUnstablePath]) + "…"
 				}
 				fields = append(fields, "`"+name+"`")
+			}
+			if len(fields) > maxUnstableFields {
+				fields = append(fields[:maxUnstableFields], fmt.Sprintf("and %d more", len(fields)-maxUnstableFields))
 			}
 			if len(fields) > 0 {
 				objs = append(objs, o.Ref()+" "+strings.Join(fields, ", "))

@@ -58,3 +58,17 @@ func TestUnstableFieldsLine(t *testing.T) {
 		t.Errorf("a report without unstable fields mentions them:\n%s", body)
 	}
 }
+
+// TestUnstableFieldsLineBounded: an object with many generated fields
+// names five, then how many more.
+func TestUnstableFieldsLineBounded(t *testing.T) {
+	o := Object{Kind: "ConfigMap", Namespace: "a", Name: "big", Action: Unchanged}
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		o.Unstable = append(o.Unstable, nondet.Field{Path: ".data." + k, Outcome: nondet.KeptLive})
+	}
+	got := unstable(App{Name: "big", Objects: []Object{o}})
+	want := "`big` renders fields differently every time — kept the live value: ConfigMap a/big `.data.a`, `.data.b`, `.data.c`, `.data.d`, `.data.e`, and 2 more"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
