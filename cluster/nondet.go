@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"fmt"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -123,4 +126,25 @@ func setPath(obj map[string]any, path []string, v any) {
 		cur = next
 	}
 	cur[path[len(path)-1]] = v
+}
+
+// outcomeText says what gantry did with an unstable field, for the CLI.
+var outcomeText = map[nondet.Outcome]string{
+	nondet.KeptLive:      "kept the live value",
+	nondet.InputsChanged: "regenerated: the chart's inputs changed",
+	nondet.LiveLacks:     "generated: the live object lacks it",
+	nondet.NewObject:     "generated: new object",
+}
+
+// unstableText lists the objects' unstable fields with what gantry did
+// with each, on one line: "Secret/ns/auth .data.password (kept the live
+// value), …". Paths name fields, never values.
+func unstableText(objs []ObjectDiff) string {
+	var parts []string
+	for _, o := range objs {
+		for _, f := range o.Unstable {
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", o.Object, f.Path, outcomeText[f.Outcome]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

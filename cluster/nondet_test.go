@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -251,5 +252,22 @@ func TestKeepUnstable(t *testing.T) {
 	}
 	if _, ok := marked.GetAnnotations()[nondet.FieldsAnnotation]; ok {
 		t.Errorf("takeUnstable left the annotation on the object")
+	}
+}
+
+// TestDiffTextSaysWhatWasKept: `gantry diff` prints the unstable fields
+// of an app with what gantry did, even when every object is unchanged.
+func TestDiffTextSaysWhatWasKept(t *testing.T) {
+	set := &DiffSet{App: "auth", Objects: []ObjectDiff{{
+		Object: ObjectRef{Version: "v1", Kind: "Secret", Namespace: "ns", Name: "auth"}, Action: ActionUnchanged,
+		Unstable: []nondet.Field{{Path: ".data.password", SecretKey: "password", Outcome: nondet.KeptLive}, {Path: ".data.token", SecretKey: "token", Outcome: nondet.InputsChanged}},
+	}}}
+	var b strings.Builder
+	if err := WriteDiff(&b, FormatText, []*DiffSet{set}); err != nil {
+		t.Fatal(err)
+	}
+	want := "  not deterministic: Secret/ns/auth .data.password (kept the live value), Secret/ns/auth .data.token (regenerated: the chart's inputs changed)\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, b.String())
 	}
 }
