@@ -88,7 +88,7 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if ns == "" {
 		ns = config.DefaultNamespace
 	}
-	inputs, err := chartInputs(files, vals, release, ns, caps)
+	inputs, err := chartInputs(files, vals, release, ns, kv, h.APIVersions)
 	if err != nil {
 		return nil, []error{fileError(chartFile, 0, ErrInvalid, "%v", err)}
 	}

@@ -43,10 +43,13 @@ type unstable struct {
 // chartInputs is the digest of everything a chart's render depends on
 // besides its random and time functions: its files (templates, Chart.yaml,
 // vendored dependencies, all as loaded), the resolved values, the release
-// name and namespace, and the Kubernetes and API versions. The same inputs
-// give the same digest in every process (files sorted, values as JSON with
-// sorted keys).
-func chartInputs(files []*loader.BufferedFile, vals map[string]any, release, ns string, caps *chartutil.Capabilities) (string, error) {
+// name and namespace, the Kubernetes minor version and the API versions
+// the app declares. The same inputs give the same digest in every process
+// (files sorted, values as JSON with sorted keys). Only the minor version
+// counts, and not the API versions Helm's library knows by itself: a
+// patch upgrade of the cluster or an upgrade of gantry regenerating every
+// chart's passwords would surprise everyone.
+func chartInputs(files []*loader.BufferedFile, vals map[string]any, release, ns string, kv *chartutil.KubeVersion, apiVersions []string) (string, error) {
 	h := sha256.New()
 	field := func(h hash.Hash, b []byte) {
 		var n [8]byte
@@ -69,8 +72,8 @@ func chartInputs(files []*loader.BufferedFile, vals map[string]any, release, ns 
 	field(h, v)
 	field(h, []byte(release))
 	field(h, []byte(ns))
-	field(h, []byte(caps.KubeVersion.Version))
-	apis := append([]string(nil), caps.APIVersions...)
+	field(h, []byte(kv.Major+"."+kv.Minor))
+	apis := append([]string(nil), apiVersions...)
 	sort.Strings(apis)
 	for _, a := range apis {
 		field(h, []byte(a))

@@ -2,10 +2,12 @@ package render
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/config"
@@ -90,9 +92,10 @@ func TestDeterministicChartsReportNone(t *testing.T) {
 }
 
 // TestChartInputsDigest: the digest is the same for the same inputs in
-// two renders (the values as a map, iterated in random order), and
-// changes with a value, the release name, the Kubernetes version and a
-// template.
+// two renders (the values as a map, iterated in random order) and for
+// another patch version of Kubernetes, and changes with a value, the
+// release name, the Kubernetes minor version, the declared API versions
+// and a template.
 func TestChartInputsDigest(t *testing.T) {
 	root := t.TempDir()
 	copyTree(t, nondetRepo, root)
@@ -124,8 +127,13 @@ func TestChartInputsDigest(t *testing.T) {
 			a.Helm = &config.Helm{ReleaseName: "auth2"}
 			return &r, a
 		},
-		"kube version": func() (*Renderer, config.App) {
+		"kube minor version": func() (*Renderer, config.App) {
 			return &Renderer{KubeVersion: "v1.30.0"}, base
+		},
+		"declared API versions": func() (*Renderer, config.App) {
+			a := base
+			a.Helm = &config.Helm{APIVersions: []string{"monitoring.coreos.com/v1"}}
+			return &r, a
 		},
 	}
 	for name, mk := range changed {
@@ -136,6 +144,17 @@ func TestChartInputsDigest(t *testing.T) {
 			}
 		})
 	}
+	t.Run("kube patch version", func(t *testing.T) {
+		// A patch upgrade of the cluster regenerates nothing.
+		kv, err := chartutil.ParseKubeVersion(config.KubeLibraryVersion())
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := fmt.Sprintf("v%s.%s.%d", kv.Major, kv.Minor, 99)
+		if got := digest(t, &Renderer{KubeVersion: other}, base); got != first {
+			t.Errorf("digest %s for Kubernetes %s, want %s as for %s", got, other, first, kv.Version)
+		}
+	})
 	t.Run("template", func(t *testing.T) {
 		writeFile(t, root, "apps/auth/templates/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n")
 		if got := digest(t, &r, base); got == first {
