@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -114,27 +113,8 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	// Only the templates whose output differs are decoded again.
-	differ := map[string]string{}
-	for n, body := range again {
-		if out[n] != body {
-			differ[n] = body
-		}
-	}
-	if len(differ) > 0 {
-		second, errs := decodeTemplates(fsys, differ, paths)
-		if len(errs) > 0 {
-			// The chart's output is valid only some of the time: said,
-			// rather than left to fail a later render.
-			for _, err := range errs {
-				var e *Error
-				if errors.As(err, &e) {
-					e.Msg = "second render (gantry renders a chart twice to find generated values): " + e.Msg
-				}
-			}
-			return nil, errs
-		}
-		findUnstable(objs, second, inputs)
+	if errs := detectUnstable(fsys, objs, out, again, paths, inputs); len(errs) > 0 {
+		return nil, errs
 	}
 	return objs, nil
 }

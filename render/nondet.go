@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"reflect"
@@ -120,6 +121,35 @@ func unstableFields(a, b any) [][]string {
 	}
 	walk(nil, a, b)
 	return out
+}
+
+// detectUnstable compares the two outputs of a chart's template engine:
+// the templates whose output differs are decoded again and their objects
+// compared with those of the first output (see findUnstable).
+func detectUnstable(fsys *repoFS, objs []rendered, out, again map[string]string, paths *chartPaths, inputs string) []error {
+	differ := map[string]string{}
+	for n, body := range again {
+		if out[n] != body {
+			differ[n] = body
+		}
+	}
+	if len(differ) == 0 {
+		return nil
+	}
+	second, errs := decodeTemplates(fsys, differ, paths)
+	if len(errs) > 0 {
+		// The chart's output is valid only some of the time: said, rather
+		// than left to fail some later render.
+		for _, err := range errs {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Msg = "second render (gantry renders a chart twice to find generated values): " + e.Msg
+			}
+		}
+		return errs
+	}
+	findUnstable(objs, second, inputs)
+	return nil
 }
 
 // findUnstable compares the objects of the two renders of a chart by key

@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -306,5 +307,32 @@ data:
 	objs, _ := mustRender(t, root, loadApp(t, root, "big"))
 	if got, want := unstableOf(t, objs)["v1 ConfigMap web/big"], `["/data","/metadata/labels/id"]`; got != want {
 		t.Errorf("fields %s, want %s", got, want)
+	}
+}
+
+// TestSecondRenderInvalidIsSaid: a chart whose output is valid YAML only
+// some of the time fails the render with an error that says the second
+// run failed, on the template's file.
+func TestSecondRenderInvalidIsSaid(t *testing.T) {
+	root := writeFiles(t, map[string]string{"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n"})
+	fsys, err := newRepoFS(context.Background(), root, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.close()
+	paths := newChartPaths("chart", nil)
+	out := map[string]string{"c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: ok\n"}
+	again := map[string]string{"c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  k: [unclosed\n"}
+	first, errs := decodeTemplates(fsys, out, paths)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	errs = detectUnstable(fsys, first, out, again, paths, "sha256:x")
+	if len(errs) != 1 {
+		t.Fatalf("errors %v, want one", errs)
+	}
+	var e *Error
+	if !errors.As(errs[0], &e) || e.File != "chart/templates/cm.yaml" || !strings.HasPrefix(e.Msg, "second render (gantry renders a chart twice") {
+		t.Errorf("error %#v, want the template's file and a message saying it is the second render", errs[0])
 	}
 }
