@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -81,7 +82,7 @@ func keepUnstable(desired, live *unstructured.Unstructured, fields [][]string) [
 			if secret && len(f) == 2 && f[0] == "stringData" {
 				stored = []string{"data", f[1]} // stringData is write-only
 			}
-			liveValue, liveHas = get(live.Object, stored)
+			liveValue, liveHas = liveAt(live.Object, desired.Object, stored)
 		}
 		field.Outcome = nondet.Decide(live != nil, liveHas, liveInputs, renderInputs)
 		if field.Outcome == nondet.KeptLive {
@@ -100,6 +101,60 @@ func keepUnstable(desired, live *unstructured.Unstructured, fields [][]string) [
 		}
 	}
 	return out
+}
+
+// liveAt returns the live value of the field at tokens of the desired
+// object. A list element is matched by its "name" when the desired one has
+// one (a webhook may have added containers or env entries, so indexes
+// differ), else by index only when both lists have the same length; no
+// match is no live value.
+func liveAt(live, desired any, tokens []string) (any, bool) {
+	for _, t := range tokens {
+		switch l := live.(type) {
+		case map[string]any:
+			d, _ := desired.(map[string]any)
+			v, ok := l[t]
+			if !ok {
+				return nil, false
+			}
+			live, desired = v, d[t]
+		case []any:
+			d, _ := desired.([]any)
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(d) {
+				return nil, false
+			}
+			j := -1
+			if name, ok := elementName(d[i]); ok {
+				for k, e := range l {
+					if n, ok := elementName(e); ok && n == name {
+						j = k
+						break
+					}
+				}
+			} else if len(l) == len(d) {
+				j = i
+			}
+			if j < 0 {
+				return nil, false
+			}
+			live, desired = l[j], d[i]
+		default:
+			return nil, false
+		}
+	}
+	return live, true
+}
+
+// elementName is a list element's "name", the key of most lists of
+// Kubernetes objects (containers, env, volumes, ports).
+func elementName(e any) (string, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	n, ok := m["name"].(string)
+	return n, ok
 }
 
 // protected reports whether a field is one gantry sets itself or one

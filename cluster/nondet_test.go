@@ -243,6 +243,31 @@ func TestKeepUnstable(t *testing.T) {
 		t.Errorf("inputs changed: %+v, data %v; want the render's value", got, changed.Object["data"])
 	}
 
+	// A webhook put an entry first in the live list: matched by name,
+	// never by index; a list without names matches only at equal length.
+	dep := obj("Pod", "sha256:a", map[string]any{"spec": map[string]any{
+		"env":  []any{map[string]any{"name": "A", "value": "a"}, map[string]any{"name": "ID", "value": "new"}},
+		"args": []any{"--id", "new"},
+	}})
+	livePod := obj("Pod", "sha256:a", map[string]any{"spec": map[string]any{
+		"env":  []any{map[string]any{"name": "INJECTED", "value": "x"}, map[string]any{"name": "A", "value": "a"}, map[string]any{"name": "ID", "value": "old"}},
+		"args": []any{"--sidecar", "--id", "old"},
+	}})
+	got = keepUnstable(dep, livePod, [][]string{{"spec", "env", "1", "value"}, {"spec", "args", "1"}})
+	wantPod := []nondet.Field{
+		{Path: ".spec.env[1].value", Outcome: nondet.KeptLive},
+		{Path: ".spec.args[1]", Outcome: nondet.LiveLacks},
+	}
+	if diff := cmp.Diff(wantPod, got); diff != "" {
+		t.Errorf("list fields (-want +got):\n%s", diff)
+	}
+	if v, _ := get(dep.Object, []string{"spec", "env", "1", "value"}); v != "old" {
+		t.Errorf("env ID = %v, want the live value of the entry of that name", v)
+	}
+	if v, _ := get(dep.Object, []string{"spec", "args", "1"}); v != "new" {
+		t.Errorf("args[1] = %v, want the render's value (the live list differs in length)", v)
+	}
+
 	marked := obj("ConfigMap", "sha256:a", nil)
 	ann := marked.GetAnnotations()
 	ann[nondet.FieldsAnnotation] = `["/data/id"]`
