@@ -1,7 +1,9 @@
 package render
 
 import (
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gantryops/gantry/config"
 )
@@ -45,12 +47,25 @@ data:
 			b.Run(in.name+"/"+mode.name, func(b *testing.B) {
 				r := &Renderer{hooks: &renderHooks{once: mode.once}}
 				b.ReportAllocs()
+				start := cpuTime(b)
 				for b.Loop() {
 					if _, _, err := r.Render(b.Context(), in.root, in.app); err != nil {
 						b.Fatal(err)
 					}
 				}
+				// CPU time, unlike ns/op, hardly moves with other
+				// processes competing for the machine's cores.
+				b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
