@@ -65,6 +65,10 @@ func keepUnstable(desired, live *unstructured.Unstructured, fields [][]string) [
 	renderInputs := desired.GetAnnotations()[nondet.InputsAnnotation]
 	out := make([]nondet.Field, 0, len(fields))
 	for _, f := range fields {
+		if len(f) == 2 && f[0] == "metadata" && f[1] == "name" {
+			out = append(out, nondet.Field{Path: ".metadata.name", Outcome: nondet.GeneratedName})
+			continue
+		}
 		if len(f) == 0 || protected(f) {
 			continue
 		}
@@ -189,6 +193,7 @@ var outcomeText = map[nondet.Outcome]string{
 	nondet.InputsChanged: "regenerated: the chart's inputs changed",
 	nondet.LiveLacks:     "generated: the live object lacks it",
 	nondet.NewObject:     "generated: new object",
+	nondet.GeneratedName: "generated name: every apply creates another object",
 }
 
 // unstableText lists the objects' unstable fields with what gantry did

@@ -222,7 +222,7 @@ func TestKeepUnstable(t *testing.T) {
 		"stringData": map[string]any{"web.yml": "new"},
 	})
 	live := obj("Secret", "sha256:a", map[string]any{"data": map[string]any{"password": "b2xk", "web.yml": "b2xk"}})
-	fields := [][]string{{"data", "password"}, {"data", "other"}, {"stringData", "web.yml"}, {"metadata", "name"}, {"kind"}}
+	fields := [][]string{{"data", "password"}, {"data", "other"}, {"stringData", "web.yml"}, {"metadata", "namespace"}, {"kind"}}
 	got := keepUnstable(desired, live, fields)
 	want := []nondet.Field{
 		{Path: ".data.password", SecretKey: "password", Outcome: nondet.KeptLive},
@@ -266,6 +266,11 @@ func TestKeepUnstable(t *testing.T) {
 	}
 	if v, _ := get(dep.Object, []string{"spec", "args", "1"}); v != "new" {
 		t.Errorf("args[1] = %v, want the render's value (the live list differs in length)", v)
+	}
+
+	named := obj("ConfigMap", "sha256:a", nil)
+	if got := keepUnstable(named, nil, [][]string{{"metadata", "name"}}); len(got) != 1 || got[0].Outcome != nondet.GeneratedName || named.GetName() != "x" {
+		t.Errorf("generated name: %+v, name %q; want the name said and kept as rendered", got, named.GetName())
 	}
 
 	marked := obj("ConfigMap", "sha256:a", nil)

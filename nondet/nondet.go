@@ -46,6 +46,10 @@ const (
 	LiveLacks Outcome = "live-lacks"
 	// NewObject: the object does not exist yet; it is created as rendered.
 	NewObject Outcome = "new-object"
+	// GeneratedName: the object's name (or its presence) differs between
+	// renders, so it cannot be matched with a live object: every apply
+	// creates another one. Its field is ".metadata.name".
+	GeneratedName Outcome = "generated-name"
 )
 
 // Field is one field that is not deterministic, with what gantry did.

@@ -153,19 +153,21 @@ func detectUnstable(fsys *repoFS, objs []rendered, out, again map[string]string,
 }
 
 // findUnstable compares the objects of the two renders of a chart by key
-// and records each object's unstable fields. An object only one render
-// has (a generated name) cannot be matched and is left as rendered.
+// and records each object's unstable fields. An object the second render
+// lacks (a generated name) cannot be matched: its name is recorded as its
+// unstable field, for the plan to say so.
 func findUnstable(first, second []rendered, inputs string) {
 	byKey := make(map[ObjectKey]rendered, len(second))
 	for _, o := range second {
 		byKey[KeyOf(o.obj)] = o
 	}
 	for i, o := range first {
-		other, ok := byKey[KeyOf(o.obj)]
-		if !ok {
-			continue
+		var tokens [][]string
+		if other, ok := byKey[KeyOf(o.obj)]; ok {
+			tokens = collapse(unstableFields(o.obj.Object, other.obj.Object), maxUnstableFields)
+		} else {
+			tokens = [][]string{{"metadata", "name"}}
 		}
-		tokens := collapse(unstableFields(o.obj.Object, other.obj.Object), maxUnstableFields)
 		if len(tokens) == 0 {
 			continue
 		}

@@ -336,3 +336,33 @@ func TestSecondRenderInvalidIsSaid(t *testing.T) {
 		t.Errorf("error %#v, want the template's file and a message saying it is the second render", errs[0])
 	}
 }
+
+// TestGeneratedNameIsMarked: an object whose name is generated cannot be
+// matched between renders; its name is its unstable field, for the plan
+// to say every apply creates another one.
+func TestGeneratedNameIsMarked(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		".gantry.yaml":     "version: 1\napps:\n  - name: jobs\n    path: chart\n    namespace: web\n",
+		"chart/Chart.yaml": "apiVersion: v2\nname: jobs\nversion: 0.1.0\n",
+		"chart/templates/cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: migrate-{{ randAlphaNum 8 | lower }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: fixed
+`,
+	})
+	objs, _ := mustRender(t, root, loadApp(t, root, "jobs"))
+	got := unstableOf(t, objs)
+	if len(got) != 1 {
+		t.Fatalf("marked objects %v, want only the one with a generated name", got)
+	}
+	for k, v := range got {
+		if !strings.HasPrefix(k, "v1 ConfigMap web/migrate-") || v != `["/metadata/name"]` {
+			t.Errorf("%s: %s, want the generated name's ConfigMap with [\"/metadata/name\"]", k, v)
+		}
+	}
+}

@@ -14,6 +14,7 @@ var unstableGroups = []struct {
 	label   string
 }{
 	{nondet.InputsChanged, "⚠️ regenerated, because the chart's inputs changed"},
+	{nondet.GeneratedName, "⚠️ generated name, so every apply creates another object (and prune deletes the last one)"},
 	{nondet.LiveLacks, "generated, because the live object lacks the field"},
 	{nondet.NewObject, "generated for a new object"},
 	{nondet.KeptLive, "kept the live value"},

@@ -20,6 +20,9 @@ func unstableReport() Report {
 			Diff: " metadata:\n", Unstable: []nondet.Field{
 				{Path: `.metadata.annotations["checksum/random"]`, Outcome: nondet.InputsChanged},
 			}},
+		{Kind: "Job", Namespace: "auth", Name: "migrate-x7f2k", Action: Create, Diff: "+spec:\n", Unstable: []nondet.Field{
+			{Path: ".metadata.name", Outcome: nondet.GeneratedName},
+		}},
 		{Kind: "ConfigMap", Namespace: "auth", Name: "hostile", Action: Create, Diff: "+data:\n", Unstable: []nondet.Field{
 			{Path: ".data[\"x`\\n<!-- gantry:pr-summary -->\"]", Outcome: nondet.NewObject},
 		}},
@@ -32,6 +35,7 @@ func unstableReport() Report {
 func TestUnstableFieldsLine(t *testing.T) {
 	want := "**Not deterministic:** `auth` renders fields differently every time — " +
 		"⚠️ regenerated, because the chart's inputs changed: ConfigMap auth/settings `.metadata.annotations[\"checksum/random\"]` · " +
+		"⚠️ generated name, so every apply creates another object (and prune deletes the last one): Job auth/migrate-x7f2k `.metadata.name` · " +
 		"generated for a new object: ConfigMap auth/hostile `.data[\"x'\\n&lt;!-- gantry:pr-summary --&gt;\"]` · " +
 		"kept the live value: Secret auth/auth-auth `password`, `web-config.yml`"
 	comment := Comment(unstableReport(), testMark)[0]
