@@ -488,7 +488,7 @@ func (r appResult) reportApp() report.App {
 	}
 	for _, d := range r.diff.Objects {
 		o := report.Object{APIVersion: d.Object.GroupVersionKind().GroupVersion().String(), Kind: d.Object.Kind, Namespace: d.Object.Namespace, Name: d.Object.Name,
-			Action: d.Action, Diff: d.Diff, Fields: d.Changed}
+			Action: d.Action, Diff: d.Diff, Fields: d.Changed, Unstable: d.Unstable}
 		if d.Note != "" {
 			o.Diff = "# " + d.Note + "\n" + o.Diff
 		}

@@ -492,6 +492,7 @@ func (c *Client) resolvePending(ctx context.Context, repo string, app config.App
 			if claim(p, repo, app.Name) {
 				continue
 			}
+			p.unstable = keepUnstable(p.desired, p.live, p.unstablePaths)
 			if err := applyIgnoreRules(app.Ignore, p.desired, p.live); err != nil {
 				p.err = &ObjectError{Ref: p.ref, Op: "ignore rules", Err: err}
 			}

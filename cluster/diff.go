@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/config"
 
 	"github.com/gantryops/gantry/change"
+	"github.com/gantryops/gantry/nondet"
 )
 
 // Action is what apply does, or did, to one object.
@@ -59,6 +60,10 @@ type ObjectDiff struct {
 	// Source is the object's file:line in the repository, when the caller
 	// knows it (see SetSources); empty for deletions.
 	Source string `json:"source,omitempty"`
+	// Unstable are the object's fields that its Helm chart renders
+	// differently every time, with what gantry did with each (kept the
+	// live value, or took the render's and why); names only.
+	Unstable []nondet.Field `json:"unstable,omitempty"`
 	// Live is the object as the cluster has it, nil when it does not
 	// exist or another app or repository owns it (ActionConflict); for
 	// policies that judge a change against the live state. Never printed:
@@ -212,6 +217,9 @@ func (c *Client) Diff(ctx context.Context, app config.App, objs []*unstructured.
 	_ = g.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	for i, p := range ps {
+		set.Objects[i].Unstable = p.unstable
 	}
 	set.Error = missingNamespaces(countNonEmpty(missing))
 	if app.PruneEnabled() {

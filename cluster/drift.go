@@ -182,6 +182,7 @@ func (c *Client) Drift(ctx context.Context, app config.App, desired []*unstructu
 
 // driftOne compares one managed object; nil when it has not drifted.
 func (c *Client) driftOne(ctx context.Context, p *planned, rendered *unstructured.Unstructured) *ObjectDrift {
+	rendered = unmarked(rendered)
 	d := &ObjectDrift{Object: p.ref, Desired: desiredForm(rendered)}
 	switch {
 	case p.conflict != "":

@@ -419,6 +419,7 @@ func (c *Client) takeBack(ctx context.Context, app config.App, p *planned, err e
 	prev := p.previous.DeepCopy()
 	markOwner(prev, p.desired.GetAnnotations()[RepositoryAnnotation], app.Name)
 	prev.SetNamespace(p.ref.Namespace)
+	keepUnstable(prev, p.live, takeUnstable(prev))
 	if applyIgnoreRules(app.Ignore, prev, p.live) != nil {
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/nondet"
 )
 
 // planned is one rendered object made ready for a dry-run or an apply:
@@ -32,6 +33,10 @@ type planned struct {
 	// previous is the object in the render at the app's last applied
 	// commit, when the caller gave it (see attachPrevious).
 	previous *unstructured.Unstructured
+	// unstablePaths are the fields render found not deterministic (see
+	// takeUnstable); unstable says what keepUnstable did with each.
+	unstablePaths [][]string
+	unstable      []nondet.Field
 }
 
 // plan prepares the rendered objects of repo's app, marked with their
@@ -63,7 +68,7 @@ func (c *Client) plan(ctx context.Context, repo string, app config.App, objs []*
 	for _, o := range objs {
 		d := o.DeepCopy()
 		markOwner(d, repo, app.Name)
-		p := &planned{desired: d}
+		p := &planned{desired: d, unstablePaths: takeUnstable(d)}
 		ps = append(ps, p)
 		gvk := d.GroupVersionKind()
 		m, ok := mappings[gvk]
@@ -119,6 +124,7 @@ func (c *Client) plan(ctx context.Context, repo string, app config.App, objs []*
 		if p.pending == "" && p.ref.Namespace != "" && namespaces[p.ref.Namespace] && !c.namespaceLive(ps, p.ref.Namespace) {
 			p.pending = fmt.Sprintf("its Namespace %s is created first", p.ref.Namespace)
 		}
+		p.unstable = keepUnstable(p.desired, p.live, p.unstablePaths)
 		if err := applyIgnoreRules(app.Ignore, p.desired, p.live); err != nil {
 			p.err = &ObjectError{Ref: p.ref, Op: "ignore rules", Err: err}
 		}

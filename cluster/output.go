@@ -114,6 +114,9 @@ func writeDiffText(w io.Writer, sets []*DiffSet) error {
 			}
 			fmt.Fprintf(&b, "  hooks: %s\n", strings.Join(hooks, ", "))
 		}
+		if u := unstableText(s.Objects); u != "" {
+			fmt.Fprintf(&b, "  not deterministic: %s\n", u)
+		}
 		for _, o := range s.Objects {
 			if o.Action == ActionUnchanged && o.Error == "" && o.Note == "" {
 				continue

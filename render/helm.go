@@ -87,11 +87,15 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if ns == "" {
 		ns = config.DefaultNamespace
 	}
+	inputs, err := chartInputs(files, vals, release, ns, kv, h.APIVersions)
+	if err != nil {
+		return nil, []error{fileError(chartFile, 0, ErrInvalid, "%v", err)}
+	}
 	paths := newChartPaths(dir, files)
 	if r.hooks != nil && r.hooks.templating != nil {
 		r.hooks.templating()
 	}
-	out, err := renderChart(chrt, vals, release, ns, caps)
+	out, again, err := renderChart(chrt, vals, release, ns, caps, r.hooks == nil || !r.hooks.once)
 	if r.hooks != nil && r.hooks.templated != nil {
 		r.hooks.templated()
 	}
@@ -105,72 +109,79 @@ func (r *Renderer) renderHelm(ctx context.Context, fsys *repoFS, app config.App)
 	if err := ctx.Err(); err != nil {
 		return nil, []error{err}
 	}
-	return helmObjects(fsys, chrt, out, paths)
+	objs, errs := helmObjects(fsys, chrt, out, paths)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := detectUnstable(fsys, objs, out, again, paths, inputs); len(errs) > 0 {
+		return nil, errs
+	}
+	return objs, nil
 }
 
-// renderChart runs Helm's dependency processing and template engine,
-// recovering its panics.
-func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, caps *chartutil.Capabilities) (out map[string]string, err error) {
+// renderChart runs Helm's dependency processing, then its template engine
+// twice over the same chart and values (each run on its own copy of the
+// values, which templates may change): second is the output of the second
+// run (nil without twice), for finding the fields that are not
+// deterministic. Helm's panics are recovered.
+func renderChart(chrt *chart.Chart, vals map[string]any, release, ns string, caps *chartutil.Capabilities, twice bool) (out, second map[string]string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = nil, fmt.Errorf("helm panicked: %v", p)
+			out, second, err = nil, nil, fmt.Errorf("helm panicked: %v", p)
 		}
 	}()
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := chartutil.ReleaseOptions{Name: release, Namespace: ns, Revision: 1, IsInstall: true}
 	rv, err := chartutil.ToRenderValues(chrt, vals, opts, caps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The engine gets no cluster client, so `lookup` finds nothing, and
 	// no DNS, so `getHostByName` resolves nothing: a render opens no
 	// socket.
 	e := engine.Engine{EnableDNS: false}
-	return e.Render(chrt, rv)
+	if out, err = e.Render(chrt, withValuesCopy(rv)); err != nil {
+		return nil, nil, err
+	}
+	if !twice {
+		return out, nil, nil
+	}
+	if second, err = e.Render(chrt, withValuesCopy(rv)); err != nil {
+		return nil, nil, err
+	}
+	return out, second, nil
 }
 
-// helmObjects decodes the chart's CRDs and rendered templates into objects,
-// leaving out NOTES.txt and test hooks and marking other hooks.
+// withValuesCopy returns the render values with .Values deep-copied.
+func withValuesCopy(rv chartutil.Values) chartutil.Values {
+	out := make(chartutil.Values, len(rv))
+	for k, v := range rv {
+		out[k] = v
+	}
+	out["Values"] = copyValues(rv["Values"])
+	return out
+}
+
+// helmObjects decodes the chart's CRDs and rendered templates into objects
+// (see decodeTemplates).
 func helmObjects(fsys *repoFS, chrt *chart.Chart, out map[string]string, paths *chartPaths) ([]rendered, []error) {
 	var objs []rendered
 	var errs []error
-	add := func(file, body string, template []byte) {
-		if err := fsys.charge(file, int64(len(body))); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		docs, err := fsys.decode(file, []byte(body))
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		starts := docStarts(template)
-		for i := range docs {
-			if template == nil {
-				break
-			}
-			if len(starts) == len(docs) {
-				docs[i].Line = starts[i]
-			} else {
-				docs[i].Line = 1
-			}
-		}
-		got, oerrs := objectsFromDocs(file, docs)
-		errs = append(errs, oerrs...)
-		for _, o := range got {
-			hook := o.obj.GetAnnotations()[helmHookAnnotation]
-			if isTestHook(hook) {
-				continue
-			}
-			o.src.HelmHook = hook
-			objs = append(objs, o)
-		}
-	}
 	for _, crd := range chrt.CRDObjects() {
-		add(paths.repoPath(crd.Filename), string(crd.File.Data), nil)
+		got, cerrs := helmDecode(fsys, paths.repoPath(crd.Filename), string(crd.File.Data), nil)
+		objs, errs = append(objs, got...), append(errs, cerrs...)
 	}
+	got, terrs := decodeTemplates(fsys, out, paths)
+	return append(objs, got...), append(errs, terrs...)
+}
+
+// decodeTemplates decodes the rendered templates in out, by name,
+// leaving out NOTES.txt and test hooks and marking other hooks.
+func decodeTemplates(fsys *repoFS, out map[string]string, paths *chartPaths) ([]rendered, []error) {
+	var objs []rendered
+	var errs []error
 	names := make([]string, 0, len(out))
 	for n := range out {
 		names = append(names, n)
@@ -180,8 +191,41 @@ func helmObjects(fsys *repoFS, chrt *chart.Chart, out map[string]string, paths *
 		if strings.HasSuffix(n, "NOTES.txt") || strings.TrimSpace(out[n]) == "" {
 			continue
 		}
-		file := paths.repoPath(n)
-		add(file, helmManifest(out[n]), paths.template(n))
+		got, terrs := helmDecode(fsys, paths.repoPath(n), helmManifest(out[n]), paths.template(n))
+		objs, errs = append(objs, got...), append(errs, terrs...)
+	}
+	return objs, errs
+}
+
+// helmDecode decodes one file of a chart's output within the app's
+// budgets; template, when known, places each document on its line.
+func helmDecode(fsys *repoFS, file, body string, template []byte) ([]rendered, []error) {
+	var objs []rendered
+	if err := fsys.charge(file, int64(len(body))); err != nil {
+		return nil, []error{err}
+	}
+	docs, err := fsys.decode(file, []byte(body))
+	if err != nil {
+		return nil, []error{err}
+	}
+	if template != nil {
+		starts := docStarts(template)
+		for i := range docs {
+			if len(starts) == len(docs) {
+				docs[i].Line = starts[i]
+			} else {
+				docs[i].Line = 1
+			}
+		}
+	}
+	got, errs := objectsFromDocs(file, docs)
+	for _, o := range got {
+		hook := o.obj.GetAnnotations()[helmHookAnnotation]
+		if isTestHook(hook) {
+			continue
+		}
+		o.src.HelmHook = hook
+		objs = append(objs, o)
 	}
 	return objs, errs
 }

@@ -80,7 +80,7 @@ func helmTemplateObjects(t *testing.T, dir string, app config.App) (map[string]m
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = *kv
-	out, err := renderChart(chrt, map[string]any{}, app.Name, app.Namespace, caps)
+	out, _, err := renderChart(chrt, map[string]any{}, app.Name, app.Namespace, caps, false)
 	if err != nil {
 		t.Fatalf("helm engine failed where gantry's render succeeded: %v", err)
 	}

@@ -46,6 +46,9 @@ type renderHooks struct {
 	// templating is called as Helm's template engine starts, templated
 	// when it returns.
 	templating, templated func()
+	// once skips the second run of Helm's template engine, for the
+	// benchmark that measures what it costs.
+	once bool
 }
 
 // Render renders one app of the repository checked out at repoRoot with
@@ -286,6 +289,7 @@ func (r *Renderer) render(ctx context.Context, fsys *repoFS, app config.App) ([]
 	if errs := duplicates(out); len(errs) > 0 {
 		return nil, errs
 	}
+	markUnstable(out)
 	sortObjects(out)
 	return out, nil
 }

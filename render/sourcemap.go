@@ -61,4 +61,7 @@ func (m SourceMap) Of(u *unstructured.Unstructured) (Source, bool) {
 type rendered struct {
 	obj *unstructured.Unstructured
 	src Source
+	// unstable is set on a Helm chart's object whose fields differ
+	// between two renders of the same inputs (see findUnstable).
+	unstable *unstable
 }

@@ -91,6 +91,11 @@ func DiffCheck(r Report) CheckOutput {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d |\n", a.Name, a.Cluster, c.Create, c.Update, c.Delete, c.Unchanged)
 	}
+	for _, a := range r.Apps {
+		if s := unstable(a); s != "" {
+			fmt.Fprintf(&b, "\n**Not deterministic:** %s\n", s)
+		}
+	}
 	for _, p := range r.Errors {
 		fmt.Fprintf(&b, "\n**Error:** %s\n", problemText(&p))
 		out.Annotations = appendProblem(out.Annotations, "gantry could not compute the diff", p)

@@ -27,6 +27,7 @@ var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"problem":       problemText,
 	"offline":       offlineText,
 	"deletions":     deletions,
+	"unstable":      unstable,
 	"removed":       removedText,
 	"location":      Location,
 	"summaryFields": summaryFields,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gantryops/gantry/change"
+	"github.com/gantryops/gantry/nondet"
 )
 
 // Action is what applying does to one object.
@@ -105,6 +106,9 @@ type Object struct {
 	SecretKeys []string
 	// Error is set when the API server rejected the object's dry-run.
 	Error *Problem
+	// Unstable are the fields its Helm chart renders differently every
+	// time, with what gantry did with each (names only).
+	Unstable []nondet.Field
 }
 
 // Ref is "Kind namespace/name" or "Kind name".
@@ -321,6 +325,7 @@ func (r Report) prepared() Report {
 			o.APIVersion, o.Kind, o.Namespace, o.Name = Defang(o.APIVersion), Defang(o.Kind), Defang(o.Namespace), Defang(o.Name)
 			o.Fields = defangAll(o.Fields)
 			o.SecretKeys = defangAll(o.SecretKeys)
+			o.Unstable = defangUnstable(o.Unstable)
 			if o.Error != nil {
 				e := defangProblem(*o.Error)
 				o.Error = &e
