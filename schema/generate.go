@@ -19,7 +19,9 @@ import (
 func Generate(version string, paths map[string]openapi.GroupVersion) (plain, gz []byte, err error) {
 	names := make([]string, 0, len(paths))
 	for p := range paths {
-		names = append(names, p)
+		if builtinPath(p) {
+			names = append(names, p)
+		}
 	}
 	sort.Strings(names)
 	schemas := map[string]any{}
@@ -53,6 +55,22 @@ func Generate(version string, paths map[string]openapi.GroupVersion) (plain, gz 
 		return nil, nil, err
 	}
 	return plain, buf.Bytes(), nil
+}
+
+// builtinPath tells whether an /openapi/v3 path serves a group built into
+// Kubernetes: the core group, a group without a dot or one under k8s.io.
+// CRDs (whose groups hold a dot) are left out, so a cluster that serves
+// some, such as the test cluster after its CRD tests, makes the same file.
+func builtinPath(p string) bool {
+	if p == "api" || strings.HasPrefix(p, "api/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, "apis/")
+	if !ok {
+		return false
+	}
+	group, _, _ := strings.Cut(rest, "/")
+	return !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io")
 }
 
 // FileName is the name of the shipped schema file of a version such as
