@@ -187,3 +187,17 @@ func kmsOnly(enc []byte) []byte {
 	kms := "    kms:\n        - arn: arn:aws:kms:us-east-1:000000000000:key/attacker\n          enc: AQICAHg=\n          created_at: \"2026-01-01T00:00:00Z\"\n          aws_profile: \"\"\n"
 	return []byte(s[:i] + kms + s[j:])
 }
+
+// BenchmarkDecryptSecret measures one Secret's decryption: the age
+// stanza (X25519), the values (AES-GCM) and the MAC.
+func BenchmarkDecryptSecret(b *testing.B) {
+	key := sopstest.NewKey(b)
+	enc := sopstest.Encrypt(b, []byte(secretYAML), sopsdecrypt.YAML, kube, key.Recipient)
+	ks := key.Keys(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ks.Decrypt(context.Background(), enc, sopsdecrypt.YAML); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
