@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -291,5 +293,36 @@ func TestSOPSScrub(t *testing.T) {
 	got := f.scrub("kustomize: cannot merge " + sopsValue + " and " + enc)
 	if strings.Contains(got, sopsValue) || strings.Contains(got, enc) || !strings.Contains(got, "(hidden)") {
 		t.Errorf("scrub = %q", got)
+	}
+}
+
+// TestSOPSSymlinkedSourceAndJSON: a secretGenerator source reached
+// through a symlink inside the repository is decrypted like the file it
+// leads to, and an encrypted .json manifest decrypts as JSON.
+func TestSOPSSymlinkedSourceAndJSON(t *testing.T) {
+	key := sopstest.NewKey(t)
+	env := string(sopstest.Encrypt(t, []byte("API_KEY="+sopsValue+"\n"), sopsdecrypt.Dotenv, sopstest.Options{}, key.Recipient))
+	js := string(sopstest.Encrypt(t, []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"js"},"stringData":{"k":"`+sopsValue+`-json"}}`), sopsdecrypt.JSON, kubeRegex, key.Recipient))
+	root := writeFiles(t, map[string]string{
+		"app/kustomization.yaml": "resources: [js.json]\nsecretGenerator:\n- name: api\n  envs: [linked.env]\ngeneratorOptions: {disableNameSuffixHash: true}\n",
+		"app/secrets/api.env":    env,
+		"app/js.json":            js,
+	})
+	if err := os.Symlink("secrets/api.env", filepath.Join(root, "app", "linked.env")); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := renderWith(t, root, config.App{Name: "web", Path: "app"}, key.Keys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range out {
+		got[o.obj.GetName()] = toYAML(t, []*unstructured.Unstructured{o.obj})
+		if !o.src.Decrypted {
+			t.Errorf("%s not marked Decrypted", describe(o.obj))
+		}
+	}
+	if !strings.Contains(got["api"], base64.StdEncoding.EncodeToString([]byte(sopsValue))) || !strings.Contains(got["js"], sopsValue+"-json") {
+		t.Errorf("not decrypted:\n%v", got)
 	}
 }
