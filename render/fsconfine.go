@@ -166,7 +166,15 @@ func (f *repoFS) ReadFile(name string) ([]byte, error) {
 		}
 	}
 	if format, ok := f.sops.sourceFormat(f, file); ok {
-		// A secretGenerator's source becomes a Secret's value as it is.
+		// A secretGenerator's source becomes a Secret's value as it is. A
+		// YAML or JSON one is decoded within the limits before sops parses
+		// it, and again once decrypted.
+		if isManifest(file) {
+			if _, err := f.decode(file, b); err != nil {
+				f.record(err)
+				return nil, err
+			}
+		}
 		if b, err = f.decryptSource(file, b, format); err != nil {
 			f.record(err)
 			return nil, err

@@ -326,3 +326,24 @@ func TestSOPSSymlinkedSourceAndJSON(t *testing.T) {
 		t.Errorf("not decrypted:\n%v", got)
 	}
 }
+
+// TestSOPSSourceAliasBombRefusedFirst: a secretGenerator's YAML source
+// that claims sops metadata is still held to the node limits (the render
+// decodes it before handing it to sops's parser).
+func TestSOPSSourceAliasBombRefusedFirst(t *testing.T) {
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = n
+	}
+	bomb += "sops: {mac: x, version: 3.13.3}\n"
+	root := writeFiles(t, map[string]string{
+		"app/kustomization.yaml": "secretGenerator:\n- name: s\n  files: [bomb.yaml]\n",
+		"app/bomb.yaml":          bomb,
+	})
+	_, _, err := renderWith(t, root, config.App{Name: "web", Path: "app"}, sopstest.NewKey(t).Keys(t))
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("err = %v, want the node limit", err)
+	}
+}
