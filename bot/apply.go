@@ -148,7 +148,7 @@ func (p *Pipeline) ApplyBase(ctx context.Context, j Job) (*ApplyRun, error) {
 	if len(run.PRs) == 1 {
 		pr = run.PRs[0].GetNumber()
 	}
-	p.previousRenders(ctx, ghRepo.GetCloneURL(), tok, work, todo, log)
+	p.previousRenders(ctx, repoID, ghRepo.GetCloneURL(), tok, work, todo, log)
 	scope := p.Config.ScopeOf(repoID)
 	origin := cluster.Origin{Trigger: j.applyTrigger(), PR: pr, Commit: j.HeadSHA, By: by, ChangeStarted: changeStarted(ctx, gh, j, run.PRs, log)}
 	for _, m := range run.PRs {
@@ -350,7 +350,7 @@ func modelBase(files []string, model config.Repo) *config.Repo {
 // previousRenders renders each app at its last applied commit, for apply
 // to take back the fields others took from it. A commit that cannot be
 // read leaves the app without (a conflict then stays a conflict).
-func (p *Pipeline) previousRenders(ctx context.Context, url, tok, work string, todo []appToApply, log *slog.Logger) {
+func (p *Pipeline) previousRenders(ctx context.Context, repo, url, tok, work string, todo []appToApply, log *slog.Logger) {
 	dirs := map[string]*config.Repo{}
 	paths := map[string]string{}
 	for i, t := range todo {
@@ -372,7 +372,7 @@ func (p *Pipeline) previousRenders(ctx context.Context, url, tok, work string, t
 			continue
 		}
 		if prev := appsNamed(model.Apps, []string{t.app.Name}); len(prev) == 1 {
-			todo[i].previous, _, _ = p.renderer("").Render(ctx, paths[t.last], prev[0])
+			todo[i].previous, _, _ = p.renderer(repo, "").Render(ctx, paths[t.last], prev[0])
 		}
 	}
 }
@@ -503,7 +503,7 @@ func (p *Pipeline) applyApp(ctx context.Context, dir string, scope config.Scope,
 	if a.err = scope.CheckApp(t.app); a.err != nil {
 		return a
 	}
-	objs, sources, err := p.renderer("").Render(ctx, dir, t.app)
+	objs, sources, err := p.renderer(scope.Repository, "").Render(ctx, dir, t.app)
 	if err != nil {
 		a.err = err
 		return a

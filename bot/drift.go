@@ -110,7 +110,7 @@ func (p *Pipeline) driftApp(ctx context.Context, j Job, b *driftBase, app config
 		log.Debug("not compared: the app's last apply is not the base head (its apply comes first)")
 		return nil
 	}
-	objs, sources, err := p.renderer("").Render(ctx, b.dir, app)
+	objs, sources, err := p.renderer(repoID, "").Render(ctx, b.dir, app)
 	if err != nil {
 		return err
 	}

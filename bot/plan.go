@@ -24,6 +24,7 @@ import (
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/render"
 	"github.com/gantryops/gantry/schema"
+	"github.com/gantryops/gantry/sopsdecrypt"
 )
 
 // Pipeline judges pull requests: checkout, affected apps, render, policy
@@ -55,6 +56,9 @@ type Pipeline struct {
 	Route RouteConfig
 	// LockWaits measures waits for app locks; nil measures nothing.
 	LockWaits *lockWaits
+	// SOPS are the age keys of the configuration's sops entries, by key
+	// file (LoadSOPSKeys); nil holds none.
+	SOPS map[string]*sopsdecrypt.Keys
 
 	mu       sync.Mutex
 	engines  map[string]*policy.Engine // by repository and base commit
@@ -180,10 +184,11 @@ func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids ma
 // what its author pushes may loop past the deadline, push after push, and
 // its abandoned renders then hold up that repository's plans only. Merged
 // code (applies, drift, a base branch) renders in no lane, so a pull
-// request never holds it up.
-func (p *Pipeline) renderer(lane string) *render.Renderer {
+// request never holds it up. The renderer decrypts SOPS files with the
+// age keys the server holds for repo ("owner/name").
+func (p *Pipeline) renderer(repo, lane string) *render.Renderer {
 	lim := p.Config.Render
-	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}, Lane: lane}
+	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}, Lane: lane, SOPS: p.sopsFor(repo)}
 }
 
 func (p *Pipeline) logger() *slog.Logger {
@@ -236,7 +241,7 @@ func (p *Pipeline) judge(ctx context.Context, gh *github.Client, j Job, pr *gith
 	// Apps a command names join the affected ones (unknown names were
 	// answered by the command).
 	apps := appsNamed(head.Apps, append(render.AffectedApps(ctx, t.head, *head, base, changed), j.Apps...))
-	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(""), t.base, base))
+	results := p.renderAndDiff(ctx, t.head, apps, p.Config.ScopeOf(j.Owner+"/"+j.Repo), previousOf(ctx, p.renderer(j.Owner+"/"+j.Repo, ""), t.base, base))
 	for _, r := range results {
 		rep.RenderTime = max(rep.RenderTime, r.renderTime)
 		rep.DiffTime = max(rep.DiffTime, r.diffTime)
@@ -436,7 +441,7 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 				return nil
 			}
 			start := time.Now()
-			r.objects, r.sources, r.err = p.renderer(scope.Repository).Render(gctx, dir, app)
+			r.objects, r.sources, r.err = p.renderer(scope.Repository, scope.Repository).Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
 			if r.err == nil && app.Cluster != config.NoCluster {
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
@@ -552,7 +557,7 @@ func (r appResult) policyObjects() []policy.Object {
 		if action == "" {
 			action = policy.ActionCreate
 		}
-		out = append(out, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: action, Live: d.Live, File: src.File, Line: src.Line})
+		out = append(out, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: action, Live: d.Live, File: src.File, Line: src.Line, Decrypted: src.Decrypted})
 	}
 	for _, d := range diff.Objects {
 		if d.Action == cluster.ActionDelete && d.Live != nil {

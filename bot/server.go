@@ -136,6 +136,9 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
 		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), Restorer: &gitrestore.Restorer{Dir: cache}, AppConcurrency: 4, Log: log,
 		OnStarted: s.started, Seal: marker.New(key)}
+	if s.pipe.SOPS, err = LoadSOPSKeys(cfg); err != nil {
+		return nil, err
+	}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 4

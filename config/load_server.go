@@ -48,6 +48,9 @@ func (s *Server) resolvePaths(dir string) {
 		}
 	}
 	abs(&s.GitHub.PrivateKeyFile)
+	for i := range s.SOPS {
+		abs(&s.SOPS[i].AgeKeyFile)
+	}
 	abs(&s.GitHub.WebhookSecretFile)
 	abs(&s.Web.TokenFile)
 	abs(&s.Metrics.TokenFile)
@@ -195,6 +198,7 @@ func validateServer(d *decoder, s *Server) {
 	}
 	validateEndpoints(d, s)
 	validateGrants(d, s)
+	validateSOPS(d, s)
 	validateApplyCommand(d, s)
 	validateNotifications(d, s)
 	validateLeaderElection(d, s)

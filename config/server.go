@@ -53,6 +53,9 @@ type Server struct {
 	Metrics Metrics `yaml:"metrics"`
 	// State says where the records every replica shares are kept.
 	State State `yaml:"state"`
+	// SOPS are the age keys that decrypt repositories' SOPS-encrypted
+	// Secrets at render, by repository.
+	SOPS []SOPSKeys `yaml:"sops"`
 
 	// File is where the configuration was read from.
 	File string `yaml:"-"`

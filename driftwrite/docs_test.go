@@ -92,3 +92,20 @@ func TestSkippedAndNoOp(t *testing.T) {
 		t.Errorf("Skipped = %q, want both objects named with the reason", res.Skipped)
 	}
 }
+
+// TestDecryptedSecretNeverRewritten: a Secret decrypted from a SOPS file
+// whose labels drifted is skipped, naming the file: rewriting the file
+// would break its MAC and every later render.
+func TestDecryptedSecretNeverRewritten(t *testing.T) {
+	const secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: shop\nstringData:\n  password: ENC-stands-in\n"
+	root := repo(t, map[string]string{"apps/web/secret.yaml": secret})
+	o := drift(t, root, webApp, "Secret", "creds", func(u *unstructured.Unstructured) { u.SetLabels(map[string]string{"team": "x"}) })
+	if res := write(t, root, config.Repo{}, webApp, o); res.Empty() {
+		t.Fatal("a plain Secret's label drift wrote nothing: the test cannot tell a skip")
+	}
+	o.Source.Decrypted = true
+	res := write(t, root, config.Repo{}, webApp, o)
+	if !res.Empty() || len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0], "SOPS-encrypted in Git (apps/web/secret.yaml)") {
+		t.Errorf("result %+v, want the encrypted file left alone and named", res)
+	}
+}

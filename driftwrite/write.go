@@ -165,6 +165,11 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 func (w *writer) dropSecretValues(objs []Object) []Object {
 	out := make([]Object, 0, len(objs))
 	for _, o := range objs {
+		if o.Source.Decrypted {
+			// Editing a SOPS file breaks its MAC: only sops may rewrite it.
+			w.skip("%s: it is SOPS-encrypted in Git (%s), and gantry never rewrites an encrypted file; edit it with sops", o, o.Source.File)
+			continue
+		}
 		o.Desired = withoutAnnotation(o.Desired, lastApplied)
 		o.Accepted = withoutAnnotation(o.Accepted, lastApplied)
 		if o.Secret || o.Kind == "Secret" {

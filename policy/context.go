@@ -39,6 +39,11 @@ type Object struct {
 	// File and Line are the object's source (the render source map).
 	File string
 	Line int
+	// Decrypted marks a Secret decrypted from SOPS-encrypted files at
+	// render (render.Source.Decrypted): every policy set sees its values
+	// masked, and it carries a top-level sops key (DecryptedMarker), as
+	// the encrypted file in Git does.
+	Decrypted bool
 }
 
 // PR is the pull request being judged.

@@ -117,6 +117,7 @@ func newStore(data map[string]any) (storage.Store, error) {
 // stop the others: they are in Result.Errors and joined in the returned
 // error; the error is also non-nil when ctx ends.
 func (e *Engine) Evaluate(ctx context.Context, in Input) (Result, error) {
+	in = sealDecrypted(in)
 	masked, hasSecrets := maskedInput(in)
 	views := [2]*view{{in: in}, {in: masked}}
 	if !hasSecrets {

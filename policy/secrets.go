@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -26,6 +28,39 @@ const (
 	// not see them, and for a value scrubbed from a message.
 	SecretMask = secretmask.Hidden
 )
+
+// DecryptedMarker is the top-level sops field of a decrypted Secret as
+// policies see it: policies written for encrypted files in Git (conftest's
+// `not input.sops`, the starter pack's no-plain-secret) treat it as
+// encrypted. Render refuses any object that keeps a sops field of its
+// own, so only gantry sets it.
+var DecryptedMarker = map[string]any{"decrypted": "gantry"}
+
+// sealDecrypted returns in with every Decrypted object's values masked
+// for every policy set, trusted ones included: a value decrypted from Git
+// is for the cluster alone. The live object is masked too, as it holds
+// the same values once applied.
+func sealDecrypted(in Input) Input {
+	out := in
+	copied := false
+	for i, o := range in.Objects {
+		if !o.Decrypted || o.Obj == nil {
+			continue
+		}
+		if !copied {
+			out.Objects = slices.Clone(in.Objects)
+			copied = true
+		}
+		obj := secretmask.Mask(o.Obj) // a copy for a Secret
+		if obj == o.Obj {
+			obj = o.Obj.DeepCopy()
+		}
+		obj.Object["sops"] = maps.Clone(DecryptedMarker)
+		out.Objects[i].Obj = obj
+		out.Objects[i].Live = secretmask.Mask(o.Live)
+	}
+	return out
+}
 
 // maskedInput returns in with every Secret masked, sharing what needs no
 // masking; and whether there was any Secret at all.

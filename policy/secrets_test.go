@@ -244,3 +244,45 @@ func TestMaskedInputLeavesOtherObjectsAlone(t *testing.T) {
 		t.Error("masking changed the input")
 	}
 }
+
+// A Secret decrypted from SOPS at render is masked for every set, trusted
+// ones too, and carries the sops marker; the same rule still sees the
+// value of a plain Secret in a trusted set.
+func TestDecryptedSecretsAreMaskedForEverySet(t *testing.T) {
+	weak := map[string]string{"weak.rego": `package gantry.weak
+
+deny contains "saw the decrypted value" if {
+	input.object.stringData.password == "` + renderedValue + `"
+}
+
+deny contains "marked as sops" if {
+	input.object.sops.decrypted == "gantry"
+}
+`}
+	secret := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: apps}\nstringData: {password: "+renderedValue+"}\n")
+	for _, tt := range []struct {
+		decrypted bool
+		want      []string
+	}{
+		{true, []string{"marked as sops"}},
+		{false, []string{"saw the decrypted value"}},
+	} {
+		t.Run(fmt.Sprint("decrypted=", tt.decrypted), func(t *testing.T) {
+			in := Input{Objects: []Object{{Obj: secret, Live: secret, App: "web", Cluster: "prod", Decrypted: tt.decrypted}}}
+			res, err := load(t, Source{Trust: Trusted}, weak).Evaluate(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range res.Findings {
+				got = append(got, f.Message)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("findings (-want +got):\n%s", d)
+			}
+			if secret.Object["sops"] != nil || secret.Object["stringData"].(map[string]any)["password"] != renderedValue {
+				t.Error("Evaluate changed the caller's object")
+			}
+		})
+	}
+}

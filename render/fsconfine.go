@@ -30,6 +30,8 @@ type repoFS struct {
 	fs   *repofs.FS
 	root string // absolute, symlinks resolved
 	lim  Limits
+	// sops decrypts the repository's SOPS-encrypted files (sops.go).
+	sops sopsState
 
 	mu        sync.Mutex
 	nodes     int   // YAML nodes decoded for the app so far
@@ -163,8 +165,34 @@ func (f *repoFS) ReadFile(name string) ([]byte, error) {
 			return nil, c.errs[0]
 		}
 	}
+	if format, ok := f.sops.sourceFormat(f, file); ok {
+		// A secretGenerator's source becomes a Secret's value as it is. A
+		// YAML or JSON one is decoded within the limits before sops parses
+		// it, and again once decrypted.
+		if isManifest(file) {
+			if _, err := f.decode(file, b); err != nil {
+				f.record(err)
+				return nil, err
+			}
+		}
+		if b, err = f.decryptSource(file, b, format); err != nil {
+			f.record(err)
+			return nil, err
+		}
+		if isManifest(file) {
+			if _, err := f.decode(file, b); err != nil {
+				f.record(err)
+				return nil, err
+			}
+		}
+		return b, nil
+	}
 	if isManifest(file) {
-		if _, err := f.decode(file, b); err != nil {
+		docs, err := f.decode(file, b)
+		if err == nil {
+			b, _, err = f.decryptManifest(file, b, docs)
+		}
+		if err != nil {
 			f.record(err)
 			return nil, err
 		}

@@ -414,8 +414,14 @@ func helmValues(fsys *repoFS, app, dir string, h *config.Helm) (map[string]any, 
 			errs = append(errs, locate(err, file, "read values file: %v", err))
 			continue
 		}
-		if _, err := fsys.decode(file, data); err != nil {
+		docs, err := fsys.decode(file, data)
+		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if hasTopLevelSOPS(docs) {
+			errs = append(errs, fileError(file, lineOf(data, sopsKeyLine), ErrSOPS,
+				"%s is a SOPS-encrypted values file: gantry does not decrypt Helm values (nor does Flux's helm-controller); keep the Secret in a plain-YAML or Kustomize app, encrypted there", file))
 			continue
 		}
 		m, err := chartutil.ReadValues(data)

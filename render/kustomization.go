@@ -15,6 +15,7 @@ import (
 	"github.com/gantryops/gantry/config"
 
 	"github.com/gantryops/gantry/excerpt"
+	"github.com/gantryops/gantry/sopsdecrypt"
 )
 
 // kustDeps is what a kustomization pulls in from the repository, found by
@@ -25,6 +26,9 @@ type kustDeps struct {
 	Dirs []string
 	// Files are the other files the kustomizations name.
 	Files []string
+	// SecretSources are the files secretGenerators name, with the SOPS
+	// format each is decrypted in when encrypted.
+	SecretSources map[string]sopsdecrypt.Format
 }
 
 // helmInKustomize is the message for Helm inflation inside a kustomization.
@@ -68,7 +72,9 @@ const (
 type kustCheck struct {
 	dirs  []located // kustomization directories it references
 	files []string  // files it references
-	errs  []error
+	// secretSources are the files its secretGenerators name.
+	secretSources map[string]sopsdecrypt.Format
+	errs          []error
 }
 
 // located is a repository path and the line that names it.
@@ -158,6 +164,9 @@ func checkKustomization(f *repoFS, kfile string, data []byte) kustCheck {
 				for _, e := range generatorFiles(item) {
 					c.file(f, kfile, dir, k.Value+" source", e)
 				}
+				if k.Value == "secretGenerator" {
+					c.secretSourcesOf(f, dir, item)
+				}
 			}
 		case plugins:
 			for _, e := range seqScalars(v) {
@@ -220,6 +229,41 @@ func generatorFiles(item *yaml.Node) []*yaml.Node {
 		out = append(out, env)
 	}
 	return out
+}
+
+// secretSourcesOf records the files a secretGenerator item names, in the
+// format sops decrypts each in, as Flux does: files: by extension, envs:
+// and env: as dotenv. Entries the checks refuse are skipped here.
+func (c *kustCheck) secretSourcesOf(f *repoFS, dir string, item *yaml.Node) {
+	add := func(e *yaml.Node, format sopsdecrypt.Format) {
+		if e.Kind != yaml.ScalarNode || remoteLooking(e.Value) != "" {
+			return
+		}
+		real, err := f.fs.Resolve(pathJoin(dir, e.Value))
+		if err != nil {
+			return
+		}
+		if c.secretSources == nil {
+			c.secretSources = map[string]sopsdecrypt.Format{}
+		}
+		if format == "" {
+			format = sopsdecrypt.FormatOf(real)
+		}
+		c.secretSources[real] = format
+	}
+	for _, e := range seqScalars(mapValue(item, "files")) {
+		v := *e
+		if i := strings.Index(v.Value, "="); i >= 0 {
+			v.Value = v.Value[i+1:]
+		}
+		add(&v, "")
+	}
+	for _, e := range seqScalars(mapValue(item, "envs")) {
+		add(e, sopsdecrypt.Dotenv)
+	}
+	if env := mapValue(item, "env"); env != nil {
+		add(env, sopsdecrypt.Dotenv)
+	}
 }
 
 // file checks an entry that must name a file in the repository.
@@ -420,7 +464,9 @@ type kustScanner struct {
 	fsys  *repoFS
 	dirs  map[string]bool
 	files map[string]bool
-	errs  []error
+	// secretSources are the secretGenerators' files (kustDeps).
+	secretSources map[string]sopsdecrypt.Format
+	errs          []error
 }
 
 // scanKustomization checks the kustomization in dir and what it pulls in,
@@ -437,6 +483,7 @@ func scanKustomization(fsys *repoFS, dir string) (kustDeps, []error) {
 	}
 	sort.Strings(d.Dirs)
 	sort.Strings(d.Files)
+	d.SecretSources = s.secretSources
 	return d, s.errs
 }
 
@@ -464,6 +511,12 @@ func (s *kustScanner) dir(dir, referrer string, line int) {
 	s.errs = append(s.errs, c.errs...)
 	for _, f := range c.files {
 		s.files[f] = true
+	}
+	for f, format := range c.secretSources {
+		if s.secretSources == nil {
+			s.secretSources = map[string]sopsdecrypt.Format{}
+		}
+		s.secretSources[f] = format
 	}
 	for _, d := range c.dirs {
 		s.dir(d.path, kfile, d.line)

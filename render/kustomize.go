@@ -27,6 +27,7 @@ func renderKustomize(ctx context.Context, fsys *repoFS, app config.App) ([]rende
 		return nil, errs
 	}
 	kfile := kustomizationFile(fsys, dir)
+	fsys.sops.secretSources = deps.SecretSources
 	fsys.strict = true
 	m, err := runKrusty(fsys, fsys.fs.Abs(dir))
 	fsys.strict = false

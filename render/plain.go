@@ -33,6 +33,10 @@ func renderPlain(f *repoFS, app config.App) ([]rendered, []error) {
 			errs = append(errs, err)
 			continue
 		}
+		if _, docs, err = f.decryptManifest(file, data, docs); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		objs, oerrs := objectsFromDocs(file, docs)
 		out = append(out, objs...)
 		errs = append(errs, oerrs...)

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/sopsdecrypt"
 )
 
 // Renderer renders apps with configurable limits and cluster facts. The
@@ -35,6 +36,11 @@ type Renderer struct {
 	// runaway chart again and again leaves no more renders running, and
 	// other lanes never wait.
 	Lane string
+
+	// SOPS are the age keys that open the repository's SOPS-encrypted
+	// files (see sops.go); nil holds none, and an encrypted file is then
+	// refused by name.
+	SOPS *sopsdecrypt.Keys
 
 	// hooks lets tests see a render's progress; nil outside tests.
 	hooks *renderHooks
@@ -221,6 +227,7 @@ func (r *Renderer) renderApp(ctx context.Context, repoRoot string, app config.Ap
 		return nil, nil, withApp(app.Name, err)
 	}
 	defer fsys.close()
+	fsys.sops.keys = r.SOPS
 	out, errs := r.render(ctx, fsys, app)
 	if len(errs) > 0 {
 		err := withApp(app.Name, errors.Join(errs...))
@@ -228,6 +235,8 @@ func (r *Renderer) renderApp(ctx context.Context, repoRoot string, app config.Ap
 			// Libraries name files by absolute path; the checkout's
 			// location means nothing to the pull request's author.
 			e.Msg = strings.ReplaceAll(e.Msg, fsys.root+string(filepath.Separator), "")
+			// A library may quote what it read, decrypted values too.
+			e.Msg = fsys.scrub(e.Msg)
 		}
 		return nil, nil, err
 	}
@@ -287,6 +296,9 @@ func (r *Renderer) render(ctx context.Context, fsys *repoFS, app config.App) ([]
 		return nil, errs
 	}
 	if errs := duplicates(out); len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := fsys.checkDecrypted(out); len(errs) > 0 {
 		return nil, errs
 	}
 	markUnstable(out)

@@ -46,6 +46,10 @@ type Source struct {
 	// HelmHook is the value of the object's helm.sh/hook annotation when
 	// it is a Helm hook (kept in the output, marked here); empty otherwise.
 	HelmHook string
+	// Decrypted marks a v1 Secret whose every value was decrypted from
+	// SOPS-encrypted files: it is encrypted in Git. Policies see its values
+	// masked, whatever their trust.
+	Decrypted bool
 }
 
 // SourceMap maps every rendered object to its source.

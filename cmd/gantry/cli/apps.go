@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/render"
+	"github.com/gantryops/gantry/sopsdecrypt"
 )
 
 // loadApps reads the repository model and keeps the apps named (all when
@@ -71,7 +72,11 @@ func renderRepo(cmd *cobra.Command, rf repoFlags) (rs []rendered, failed bool, e
 	if err != nil {
 		return nil, false, err
 	}
-	rs = renderApps(cmd.Context(), rf.repo, apps)
+	keys, err := rf.sopsKeys()
+	if err != nil {
+		return nil, false, err
+	}
+	rs = renderApps(cmd.Context(), rf.repo, apps, keys)
 	return rs, reportRenderErrors(cmd.ErrOrStderr(), rs), nil
 }
 
@@ -102,10 +107,11 @@ func (r rendered) sourceOf(ref cluster.ObjectRef) string {
 
 // renderApps renders each app, going on past errors so that every broken
 // app is reported in one run.
-func renderApps(ctx context.Context, dir string, apps []config.App) []rendered {
+func renderApps(ctx context.Context, dir string, apps []config.App, keys *sopsdecrypt.Keys) []rendered {
 	out := make([]rendered, len(apps))
+	r := render.Renderer{SOPS: keys}
 	for i, a := range apps {
-		objs, src, err := render.Render(ctx, dir, a)
+		objs, src, err := r.Render(ctx, dir, a)
 		out[i] = rendered{app: a, objects: objs, sources: src, err: err}
 	}
 	return out

@@ -144,7 +144,7 @@ line that produced it.`,
 			for _, r := range rs {
 				for _, o := range r.objects {
 					src, _ := r.sources.Of(o)
-					in.Objects = append(in.Objects, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: policy.ActionCreate, File: src.File, Line: src.Line})
+					in.Objects = append(in.Objects, policy.Object{Obj: o, App: r.app.Name, Cluster: r.app.Cluster, Action: policy.ActionCreate, File: src.File, Line: src.Line, Decrypted: src.Decrypted})
 				}
 			}
 			res, err := engine.Evaluate(cmd.Context(), in)
