@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"k8s.io/client-go/tools/leaderelection"
@@ -29,6 +30,9 @@ func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error
 		s.ready.Store(true)
 	}
 	le := s.cfg.State.LeaderElection
+	if s.cfg.State.Shards > 1 {
+		return nil, s.startShards(ctx, work)
+	}
 	if !le.Enabled {
 		s.metrics.Leader.Set(1)
 		work(ctx)
@@ -77,4 +81,40 @@ func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error
 	}
 	go elector.Run(ctx)
 	return done, nil
+}
+
+// startShards joins the replicas sharing the repositories: every replica
+// takes webhooks (forwarding those of shards it does not hold) and runs
+// the jobs of the shards it holds; a shard just taken is resynced, which
+// takes over the work its last holder left in progress.
+func (s *Server) startShards(ctx context.Context, work func(context.Context)) error {
+	c, err := s.pipe.Clusters.Get(s.cfg.State.Cluster)
+	if err == nil {
+		err = c.EnsureSystemNamespace(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("shards: state cluster: %w", err)
+	}
+	host, _ := os.Hostname()
+	d := s.cfg.State.LeaderElection.LeaseDuration.D()
+	if d == 0 {
+		d = 15 * time.Second
+	}
+	s.shards = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: host + "-" + rand.Text()[:8], address: s.advertise, d: d, log: s.log,
+		held: map[int]*shardTerm{}, seen: map[string]observation{},
+		heldGauge: func(n int) { s.metrics.ShardsHeld.Set(float64(n)) },
+		acquired: func(ctx context.Context, shards []int) {
+			go func() {
+				taken := func(repo string) bool {
+					return slices.Contains(shards, ShardOf(repo, s.cfg.State.Shards)) && s.shards.holds(repo)
+				}
+				if err := s.resyncOf(ctx, taken); err != nil && ctx.Err() == nil {
+					s.log.Warn("resync of the shards taken", "shards", shards, "err", err)
+				}
+			}()
+		}}
+	s.log.Info("sharding the repositories", "shards", s.shards.n, "identity", s.shards.id, "address", s.advertise)
+	work(ctx)
+	go s.shards.run(ctx)
+	return nil
 }

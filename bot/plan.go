@@ -113,6 +113,10 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
 		return nil, nil, p.abandon(pctx, gh, j, ids, cause)
 	}
+	if errors.Is(cause, ErrShardLost) {
+		// The shard's next holder takes these checks over, in progress.
+		return nil, nil, cause
+	}
 	bot, err := p.GitHub.BotLogin(pctx)
 	if err != nil {
 		return &rep, nil, err

@@ -47,3 +47,72 @@ func (s *Server) defaultLeaderElection() {
 		s.State.LeaderElection.LeaseDuration = Duration(DefaultLeaseDuration)
 	}
 }
+
+// Render isolation modes (render.isolation).
+const (
+	// RenderInProcess renders in the server's own process.
+	RenderInProcess = "none"
+	// RenderInWorker renders each app of a pull request in a
+	// `gantry render-worker` process of its own: no network, an empty
+	// environment, memory and CPU limits.
+	RenderInWorker = "process"
+)
+
+// Default render worker limits.
+const (
+	DefaultWorkerMemoryMiB = 1024
+	DefaultWorkerCPU       = 60 * time.Second
+)
+
+// RenderWorker bounds one render worker process.
+type RenderWorker struct {
+	// MemoryMiB caps the worker's address space (RLIMIT_AS), in MiB.
+	// Default: DefaultWorkerMemoryMiB; at least 256 (the Go runtime
+	// reserves address space at start).
+	MemoryMiB int `yaml:"memoryMiB"`
+	// CPU caps the worker's CPU time (RLIMIT_CPU), whole seconds.
+	// Default: DefaultWorkerCPU.
+	CPU Duration `yaml:"cpu"`
+}
+
+// validateShards checks state.shards and render.isolation.
+func validateShards(d *decoder, s *Server) {
+	if s.State.Shards < 0 || s.State.Shards > 1024 {
+		d.errAt("state.shards", "%d is out of range: 1 to 1024", s.State.Shards)
+	}
+	if s.State.Shards > 1 {
+		if s.State.LeaderElection.Enabled {
+			d.errAt("state.leaderElection.enabled", "shards replace leader election: with state.shards > 1 every replica works on the shards it holds; remove leaderElection.enabled")
+		}
+		if s.State.Cluster == "" && s.DefaultCluster == "" && len(s.Clusters) != 1 {
+			d.errAt("state.shards", "needs a state cluster (state.cluster or defaultCluster) to hold the shards' Leases")
+		}
+	}
+	switch s.Render.Isolation {
+	case "", RenderInProcess, RenderInWorker:
+	default:
+		d.errAt("render.isolation", "%q is not one of %s, %s", s.Render.Isolation, RenderInProcess, RenderInWorker)
+	}
+	if w := s.Render.Worker; d.has("render.worker.memoryMiB") && w.MemoryMiB < 256 {
+		d.errAt("render.worker.memoryMiB", "%d is too small: at least 256", w.MemoryMiB)
+	}
+	if w := s.Render.Worker; d.has("render.worker.cpu") && w.CPU.D() < time.Second {
+		d.errAt("render.worker.cpu", "%s is too short: at least 1s", w.CPU.D())
+	}
+}
+
+// defaultShards fills the shard and render worker defaults.
+func (s *Server) defaultShards() {
+	if s.State.Shards == 0 {
+		s.State.Shards = 1
+	}
+	if s.Render.Isolation == "" {
+		s.Render.Isolation = RenderInProcess
+	}
+	if s.Render.Worker.MemoryMiB == 0 {
+		s.Render.Worker.MemoryMiB = DefaultWorkerMemoryMiB
+	}
+	if s.Render.Worker.CPU == 0 {
+		s.Render.Worker.CPU = Duration(DefaultWorkerCPU)
+	}
+}

@@ -38,6 +38,7 @@ func ParseServer(file string, data []byte, dir string) (*Server, error) {
 	s.applyDefaults()
 	s.defaultApplyCommand(d)
 	s.defaultLeaderElection()
+	s.defaultShards()
 	return s, nil
 }
 
@@ -196,6 +197,7 @@ func validateServer(d *decoder, s *Server) {
 	validateApplyCommand(d, s)
 	validateNotifications(d, s)
 	validateLeaderElection(d, s)
+	validateShards(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if s.Render.MaxObjects < 0 {
 		d.errAt("render.maxObjects", "%d is negative", s.Render.MaxObjects)
