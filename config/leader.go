@@ -100,19 +100,3 @@ func validateShards(d *decoder, s *Server) {
 		d.errAt("render.worker.cpu", "%s is too short: at least 1s", w.CPU.D())
 	}
 }
-
-// defaultShards fills the shard and render worker defaults.
-func (s *Server) defaultShards() {
-	if s.State.Shards == 0 {
-		s.State.Shards = 1
-	}
-	if s.Render.Isolation == "" {
-		s.Render.Isolation = RenderInProcess
-	}
-	if s.Render.Worker.MemoryMiB == 0 {
-		s.Render.Worker.MemoryMiB = DefaultWorkerMemoryMiB
-	}
-	if s.Render.Worker.CPU == 0 {
-		s.Render.Worker.CPU = Duration(DefaultWorkerCPU)
-	}
-}

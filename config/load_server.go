@@ -38,7 +38,6 @@ func ParseServer(file string, data []byte, dir string) (*Server, error) {
 	s.applyDefaults()
 	s.defaultApplyCommand(d)
 	s.defaultLeaderElection()
-	s.defaultShards()
 	return s, nil
 }
 
