@@ -49,12 +49,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) bo
 	if json.Unmarshal(body, &p) != nil || p.Repository.FullName == "" {
 		return false
 	}
-	h, ok := s.shards.holderOf(p.Repository.FullName)
+	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
+	defer cancel()
+	h, ok := s.shards.holderOf(ctx, p.Repository.FullName)
 	if !ok {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.address+"/webhooks", bytes.NewReader(body))
 	if err != nil {
 		return false

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/leaderelection"
@@ -100,7 +101,7 @@ func (s *Server) startShards(ctx context.Context, work func(context.Context)) er
 	if d == 0 {
 		d = 15 * time.Second
 	}
-	s.shards = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: host + "-" + rand.Text()[:8], address: s.advertise, d: d, log: s.log,
+	s.shards = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: replicaID(host), address: s.advertise, d: d, log: s.log,
 		held: map[int]*shardTerm{}, seen: map[string]observation{},
 		heldGauge: func(n int) { s.metrics.ShardsHeld.Set(float64(n)) },
 		acquired: func(ctx context.Context, shards []int) {
@@ -117,4 +118,23 @@ func (s *Server) startShards(ctx context.Context, work func(context.Context)) er
 	work(ctx)
 	go s.shards.run(ctx)
 	return nil
+}
+
+// replicaID names this process among the replicas: its host name made a
+// DNS label (its heartbeat Lease is named after it) and a random suffix,
+// new each start.
+func replicaID(host string) string {
+	h := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, host)
+	if len(h) > 40 {
+		h = h[:40]
+	}
+	return strings.Trim(h, "-") + "-" + strings.ToLower(rand.Text()[:8])
 }

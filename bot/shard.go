@@ -423,14 +423,27 @@ func (m *shardSet) holds(repository string) bool {
 	return m.held[ShardOf(repository, m.n)] != nil
 }
 
-// holderOf is the address of the live replica holding repository's
-// shard when it is another one and its Lease gives a valid address.
-func (m *shardSet) holderOf(repository string) (holder, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// holderOf is the live replica holding repository's shard when it is
+// another one whose Lease gives a valid address: from the last tick's
+// view or, when that knows no holder (this replica's view may be a tick
+// behind a take), from the shard's Lease read now.
+func (m *shardSet) holderOf(ctx context.Context, repository string) (holder, bool) {
 	i := ShardOf(repository, m.n)
-	h, ok := m.holders[i]
-	if m.held[i] != nil || !ok || h.address == "" {
+	m.mu.Lock()
+	h, known := m.holders[i]
+	mine := m.held[i] != nil
+	m.mu.Unlock()
+	if mine {
+		return holder{}, false
+	}
+	if !known && m.leases != nil {
+		l, err := m.leases.Get(ctx, shardLeaseName(i, m.n), metav1.GetOptions{})
+		if err != nil {
+			return holder{}, false
+		}
+		h = holder{id: ptr.Deref(l.Spec.HolderIdentity, ""), address: validAddress(l.Annotations[addressAnnotation])}
+	}
+	if h.id == "" || h.id == m.id || h.address == "" {
 		return holder{}, false
 	}
 	return h, true

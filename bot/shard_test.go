@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-github/v60/github"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 func TestShardOfIsStableCaseInsensitiveAndSpreads(t *testing.T) {
@@ -377,13 +378,10 @@ func TestShardLeasesBalanceAndTakeOverADeadReplica(t *testing.T) {
 		if cause := context.Cause(jctx); cause != ErrShardLost {
 			t.Errorf("the job of a released shard ended with %v, want ErrShardLost", cause)
 		}
-		if err := a.tick(ctx); err != nil { // a reads the Lease b just took
-			t.Fatal(err)
-		}
-		if _, ok := b.holderOf(repo); ok {
+		if _, ok := b.holderOf(ctx, repo); ok {
 			t.Error("b would forward a delivery of a shard it holds")
 		}
-		if h, ok := a.holderOf(repo); !ok || h.address != "http://b:8080" {
+		if h, ok := a.holderOf(ctx, repo); !ok || h.address != "http://b:8080" {
 			t.Errorf("a forwards acme/ops-1 to %+v %v, want b's address", h, ok)
 		}
 	} else if jctx.Err() != nil {
@@ -420,5 +418,17 @@ func TestShardLeasesBalanceAndTakeOverADeadReplica(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string(nil), holders); diff != "" {
 		t.Errorf("shards held after a's stop (-want +got):\n%s", diff)
+	}
+}
+
+func TestReplicaIDIsALeaseName(t *testing.T) {
+	for _, host := range []string{"vm-M657WJI6", "", "web.example.com", strings.Repeat("x", 300), "-_-", "ünïcode"} {
+		id := replicaID(host)
+		if errs := validation.IsDNS1123Subdomain(replicaLeasePre + id); len(errs) > 0 {
+			t.Errorf("replicaID(%q) = %q: not a Lease name: %v", host, id, errs)
+		}
+		if replicaID(host) == id {
+			t.Errorf("replicaID(%q) is the same twice: %q", host, id)
+		}
 	}
 }
