@@ -66,9 +66,11 @@ const (
 
 // RenderWorker bounds one render worker process.
 type RenderWorker struct {
-	// MemoryMiB caps the worker's address space (RLIMIT_AS), in MiB.
-	// Default: DefaultWorkerMemoryMiB; at least 256 (the Go runtime
-	// reserves address space at start).
+	// MemoryMiB caps the worker's data memory (RLIMIT_DATA: heap and
+	// other writable mappings), in MiB. Not RLIMIT_AS: the Go runtime
+	// reserves far more address space than it uses. Default:
+	// DefaultWorkerMemoryMiB; at least 256 (the runtime's start needs
+	// about 100).
 	MemoryMiB int `yaml:"memoryMiB"`
 	// CPU caps the worker's CPU time (RLIMIT_CPU), whole seconds.
 	// Default: DefaultWorkerCPU.
