@@ -19,6 +19,7 @@ import (
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/policy/starter"
+	"github.com/gantryops/gantry/renderworker"
 )
 
 // ServerOptions are what `gantry serve` adds to the configuration.
@@ -142,6 +143,13 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
 		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), Restorer: &gitrestore.Restorer{Dir: cache}, AppConcurrency: 4, Log: log,
 		OnStarted: s.started, Seal: marker.New(key)}
+	if cfg.Render.Isolation == config.RenderInWorker {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("%s: render.isolation: process: find gantry's own binary: %w", cfg.File, err)
+		}
+		s.pipe.Worker = &renderworker.Process{Executable: exe, MemoryBytes: uint64(cfg.Render.Worker.MemoryMiB) << 20, CPU: cfg.Render.Worker.CPU.D()}
+	}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 4
