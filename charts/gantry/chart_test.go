@@ -5,6 +5,7 @@ package gantry_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -253,6 +254,52 @@ func TestChartWritesOnlyToItsVolumes(t *testing.T) {
 	for _, dir := range []string{cacheDir, "/tmp"} {
 		if dir != "" && !writable[dir] {
 			t.Errorf("%s is not a writable volume (writable: %v)", dir, writable)
+		}
+	}
+}
+
+// TestChartShardsAndRenderWorker: with shards and the render worker on,
+// the server configuration loads with both and keeps the user's own
+// render settings, the pods advertise their address and run in a user
+// namespace of their own.
+func TestChartShardsAndRenderWorker(t *testing.T) {
+	app := chartApp("gantry", map[string]string{"github.appID": "42", "github.existingSecret": "s", "shards": "8",
+		"renderWorker.enabled": "true", "renderWorker.memoryMiB": "512", "config.render.timeout": "30s"})
+	objs, _, err := render.Render(context.Background(), "../..", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ConfigMap":
+			data, _, _ := unstructured.NestedString(o.Object, "data", "gantry.yaml")
+			if _, err := config.ParseServer("gantry.yaml", []byte(data), t.TempDir()); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					if !strings.Contains(line, "no such file or directory") {
+						t.Errorf("the chart's server configuration: %s", line)
+					}
+				}
+			}
+			var cfg struct {
+				State  map[string]any `json:"state"`
+				Render map[string]any `json:"render"`
+			}
+			if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			worker, _ := cfg.Render["worker"].(map[string]any)
+			if cfg.State["shards"] != float64(8) || cfg.State["leaderElection"] != nil || cfg.Render["isolation"] != "process" ||
+				cfg.Render["timeout"] != "30s" || worker["memoryMiB"] != float64(512) {
+				t.Errorf("state %v render %v: want 8 shards without leader election, the worker of 512 MiB and the user's timeout", cfg.State, cfg.Render)
+			}
+		case "Deployment":
+			spec, _, _ := unstructured.NestedMap(o.Object, "spec", "template", "spec")
+			if spec["hostUsers"] != false {
+				t.Errorf("hostUsers = %v, want false", spec["hostUsers"])
+			}
+			if !strings.Contains(fmt.Sprint(spec["containers"]), "GANTRY_ADVERTISE") {
+				t.Error("the gantry container does not advertise its address")
+			}
 		}
 	}
 }
