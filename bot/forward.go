@@ -38,7 +38,8 @@ var forwarder = &http.Client{Timeout: forwardTimeout, CheckRedirect: func(*http.
 // job then runs here if this replica holds the shard by then, and the
 // holder's resync covers it otherwise.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) bool {
-	if s.shards == nil || r.Header.Get(forwardedHeader) != "" {
+	m := s.shards.Load()
+	if m == nil || r.Header.Get(forwardedHeader) != "" {
 		return false
 	}
 	var p struct {
@@ -51,7 +52,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) bo
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
 	defer cancel()
-	h, ok := s.shards.holderOf(ctx, p.Repository.FullName)
+	h, ok := m.holderOf(ctx, p.Repository.FullName)
 	if !ok {
 		return false
 	}
@@ -64,7 +65,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) bo
 			req.Header.Set(k, v)
 		}
 	}
-	req.Header.Set(forwardedHeader, s.shards.id)
+	req.Header.Set(forwardedHeader, m.id)
 	log := s.log.With("delivery", headerExcerpt(r.Header.Get(github.DeliveryIDHeader)), "repository", p.Repository.FullName, "holder", h.id)
 	resp, err := forwarder.Do(req)
 	if err != nil {

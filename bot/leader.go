@@ -101,22 +101,24 @@ func (s *Server) startShards(ctx context.Context, work func(context.Context)) er
 	if d == 0 {
 		d = 15 * time.Second
 	}
-	s.shards = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: replicaID(host), address: s.advertise, d: d, log: s.log,
+	var m *shardSet
+	m = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: replicaID(host), address: s.advertise, d: d, log: s.log,
 		held: map[int]*shardTerm{}, seen: map[string]observation{},
 		heldGauge: func(n int) { s.metrics.ShardsHeld.Set(float64(n)) },
 		acquired: func(ctx context.Context, shards []int) {
 			go func() {
 				taken := func(repo string) bool {
-					return slices.Contains(shards, ShardOf(repo, s.cfg.State.Shards)) && s.shards.holds(repo)
+					return slices.Contains(shards, ShardOf(repo, s.cfg.State.Shards)) && m.holds(repo)
 				}
 				if err := s.resyncOf(ctx, taken); err != nil && ctx.Err() == nil {
 					s.log.Warn("resync of the shards taken", "shards", shards, "err", err)
 				}
 			}()
 		}}
-	s.log.Info("sharding the repositories", "shards", s.shards.n, "identity", s.shards.id, "address", s.advertise)
+	s.shards.Store(m)
+	s.log.Info("sharding the repositories", "shards", m.n, "identity", m.id, "address", s.advertise)
 	work(ctx)
-	go s.shards.run(ctx)
+	go m.run(ctx)
 	return nil
 }
 

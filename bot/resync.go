@@ -50,7 +50,8 @@ func (s *Server) resync(ctx context.Context) error {
 // owns says whether this replica works on repository: always without
 // sharding, else when it holds the repository's shard.
 func (s *Server) owns(repository string) bool {
-	return s.shards == nil || s.shards.holds(repository)
+	m := s.shards.Load()
+	return m == nil || m.holds(repository)
 }
 
 // resyncOf is resync over the repositories owns accepts: with sharding,

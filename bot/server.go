@@ -65,8 +65,9 @@ type Server struct {
 	delivery *deliveryStats
 	// watch holds the drift watchers of the clusters (while leading).
 	watch *watches
-	// shards holds this replica's shards; nil without sharding.
-	shards *shardSet
+	// shards holds this replica's shards; nil without sharding. Set
+	// once serving, so read atomically.
+	shards atomic.Pointer[shardSet]
 	// advertise is the base URL other replicas forward deliveries to.
 	advertise string
 }
@@ -195,8 +196,8 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 		s.metrics.Jobs.WithLabelValues(string(j.Kind), result).Inc()
 		s.metrics.JobSeconds.WithLabelValues(string(j.Kind)).Observe(time.Since(start).Seconds())
 	}()
-	if s.shards != nil && j.Owner != "" {
-		jctx, done, held := s.shards.jobContext(ctx, j.Owner+"/"+j.Repo)
+	if m := s.shards.Load(); m != nil && j.Owner != "" {
+		jctx, done, held := m.jobContext(ctx, j.Owner+"/"+j.Repo)
 		if !held {
 			s.log.Info("job left to its shard's holder", jobAttrs(j)...)
 			return nil

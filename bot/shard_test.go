@@ -200,7 +200,9 @@ func forwardServer(t *testing.T, holderAt string, mine bool) *Server {
 	} else {
 		m.holders[i] = holder{id: "other", address: validAddress(holderAt)}
 	}
-	return &Server{shards: m, log: slog.New(slog.DiscardHandler)}
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	s.shards.Store(m)
+	return s
 }
 
 func TestForwardSendsTheSignedDeliveryToTheShardHolder(t *testing.T) {
