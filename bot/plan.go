@@ -39,6 +39,9 @@ type Pipeline struct {
 	// Worker, when set, renders pull request heads in worker processes
 	// (render.isolation: process); nil renders them here.
 	Worker *renderworker.Process
+	// Sidecar, when set, renders pull request heads through a render
+	// worker sidecar's socket (render.isolation: sidecar).
+	Sidecar *renderworker.Socket
 	// WorkDir holds the checkouts of runs in progress.
 	WorkDir string
 	// Restorer makes the commits of revert pull requests.
@@ -202,6 +205,9 @@ func (p *Pipeline) renderer(lane string) appRenderer {
 		w := *p.Worker
 		w.Limits = limits
 		return &w
+	}
+	if lane != "" && p.Sidecar != nil {
+		return &renderworker.Socket{Path: p.Sidecar.Path, Limits: limits}
 	}
 	return &render.Renderer{Limits: limits, Lane: lane}
 }

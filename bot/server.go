@@ -151,6 +151,9 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 		}
 		s.pipe.Worker = &renderworker.Process{Executable: exe, MemoryBytes: uint64(cfg.Render.Worker.MemoryMiB) << 20, CPU: cfg.Render.Worker.CPU.D()}
 	}
+	if cfg.Render.Isolation == config.RenderInSidecar {
+		s.pipe.Sidecar = &renderworker.Socket{Path: cfg.Render.Worker.Socket}
+	}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 4

@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +54,44 @@ func TestPlanReportsARunawayRenderInTheWorker(t *testing.T) {
 	s := e.summary(pr)
 	if !strings.Contains(s, "CPU limit of 2s") || !strings.Contains(s, "api") {
 		t.Errorf("the comment does not name the limit or still plan api:\n%s", s)
+	}
+}
+
+// TestPlanThroughTheSidecarIsThePlanInProcess: with render.isolation:
+// sidecar a plan renders through the sidecar's socket and posts what a
+// plan rendered in process posts.
+func TestPlanThroughTheSidecarIsThePlanInProcess(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	sock := filepath.Join(t.TempDir(), "worker.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- renderworker.Listen(ctx, sock, &renderworker.Process{Executable: os.Args[0], MemoryBytes: 1 << 30, CPU: 30 * time.Second})
+	}()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.pipe.Sidecar = &renderworker.Socket{Path: sock}
+	pr, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	golden.Check(t, "plan-one-app.md", e.summary(pr))
+	if c := e.checks(head)[report.CheckDiff]; c.Conclusion != "success" {
+		t.Errorf("diff check: %s %q", c.Conclusion, c.Title)
+	}
+}
+
+// TestPlanWithoutItsSidecarFailsNamingIt: the plan's renders go to the
+// sidecar and nowhere else: with none listening, the diff check fails
+// naming the socket rather than rendering in process.
+func TestPlanWithoutItsSidecarFailsNamingIt(t *testing.T) {
+	e := newE2E(t, baseFiles)
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	e.pipe.Sidecar = &renderworker.Socket{Path: sock}
+	_, head := e.openPR(map[string]string{"apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  color: green\n"})
+	if c := e.checks(head)[report.CheckDiff]; c.Conclusion != "failure" || !strings.Contains(c.Summary+c.Text, "render worker sidecar at "+sock) {
+		t.Errorf("diff check: %s %q\n%s", c.Conclusion, c.Title, c.Summary)
 	}
 }

@@ -56,6 +56,10 @@ const (
 	// `gantry render-worker` process of its own: no network, an empty
 	// environment, memory and CPU limits.
 	RenderInWorker = "process"
+	// RenderInSidecar renders each app of a pull request through a
+	// `gantry render-worker --listen` sidecar's unix socket, which renders
+	// it in a worker process as RenderInWorker does.
+	RenderInSidecar = "sidecar"
 )
 
 // Default render worker limits.
@@ -75,6 +79,9 @@ type RenderWorker struct {
 	// CPU caps the worker's CPU time (RLIMIT_CPU), whole seconds.
 	// Default: DefaultWorkerCPU.
 	CPU Duration `yaml:"cpu"`
+	// Socket is the sidecar's unix socket (isolation: sidecar); the
+	// sidecar sets the limits itself.
+	Socket string `yaml:"socket"`
 }
 
 // validateShards checks state.shards and render.isolation.
@@ -92,8 +99,12 @@ func validateShards(d *decoder, s *Server) {
 	}
 	switch s.Render.Isolation {
 	case "", RenderInProcess, RenderInWorker:
+	case RenderInSidecar:
+		if s.Render.Worker.Socket == "" {
+			d.errAt("render.isolation", "sidecar needs render.worker.socket, the sidecar's unix socket")
+		}
 	default:
-		d.errAt("render.isolation", "%q is not one of %s, %s", s.Render.Isolation, RenderInProcess, RenderInWorker)
+		d.errAt("render.isolation", "%q is not one of %s, %s, %s", s.Render.Isolation, RenderInProcess, RenderInWorker, RenderInSidecar)
 	}
 	if w := s.Render.Worker; d.has("render.worker.memoryMiB") && w.MemoryMiB < 256 {
 		d.errAt("render.worker.memoryMiB", "%d is too small: at least 256", w.MemoryMiB)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -89,9 +90,10 @@ func fromWire(app string, ws []wireError) error {
 	return errors.Join(errs...)
 }
 
-// Run is `gantry render-worker FLAGS`: with --memory-bytes or
-// --cpu-seconds it caps itself and starts again under the caps (marked
-// --limited), then serves one request from in to out. argv is the whole
+// Run is `gantry render-worker FLAGS`: with --listen it is the sidecar
+// (see Listen); else, with --memory-bytes or --cpu-seconds it caps
+// itself and starts again under the caps (marked --limited), then serves
+// one request from in to out. argv is the whole
 // command line, for the restart.
 func Run(ctx context.Context, argv, flags []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("render-worker", flag.ContinueOnError)
@@ -99,8 +101,13 @@ func Run(ctx context.Context, argv, flags []string, in io.Reader, out io.Writer)
 	memory := fs.Uint64("memory-bytes", 0, "data memory cap (RLIMIT_DATA)")
 	cpu := fs.Uint64("cpu-seconds", 0, "CPU time cap (RLIMIT_CPU)")
 	limited := fs.Bool("limited", false, "the caps are set")
+	listen := fs.String("listen", "", "serve renders on this unix socket, each in a worker of its own")
 	if err := fs.Parse(flags); err != nil {
 		return fmt.Errorf("render worker: %w", err)
+	}
+	if *listen != "" {
+		p := &Process{Executable: "/proc/self/exe", MemoryBytes: *memory, CPU: time.Duration(*cpu) * time.Second}
+		return Listen(ctx, *listen, p)
 	}
 	if !*limited && (*memory > 0 || *cpu > 0) {
 		return enterLimits(*memory, *cpu, append(slices.Clip(argv), "--limited"))
@@ -119,6 +126,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	r := render.Renderer{Limits: req.Limits}
 	objs, sm, err := r.Render(ctx, req.RepoRoot, req.App)
+	return writeAnswer(out, objs, sm, err)
+}
+
+// writeAnswer writes a render's answer: one line per object, then the
+// last line with its errors.
+func writeAnswer(out io.Writer, objs []*unstructured.Unstructured, sm render.SourceMap, rerr error) error {
 	w := bufio.NewWriter(out)
 	enc := json.NewEncoder(w)
 	for _, o := range objs {
@@ -134,7 +147,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			return fmt.Errorf("render worker: write object: %w", err)
 		}
 	}
-	if err := enc.Encode(line{Done: true, Errors: toWire(err)}); err != nil {
+	if err := enc.Encode(line{Done: true, Errors: toWire(rerr)}); err != nil {
 		return fmt.Errorf("render worker: write result: %w", err)
 	}
 	return w.Flush()

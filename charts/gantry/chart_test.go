@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,10 +261,12 @@ func TestChartWritesOnlyToItsVolumes(t *testing.T) {
 
 // TestChartShardsAndRenderWorker: with shards and the render worker on,
 // the server configuration loads with both and keeps the user's own
-// render settings, the pods advertise their address and run in a user
-// namespace of their own.
+// render settings; the pods advertise their address and run in a user
+// namespace of their own; the render-worker sidecar holds no token,
+// secret or writable checkout, and the API server accepts it all.
 func TestChartShardsAndRenderWorker(t *testing.T) {
-	app := chartApp("gantry", map[string]string{"github.appID": "42", "github.existingSecret": "s", "shards": "8",
+	ns := kube.Namespace(t)
+	app := chartApp(ns, map[string]string{"github.appID": "42", "github.existingSecret": "s", "shards": "8",
 		"renderWorker.enabled": "true", "renderWorker.memoryMiB": "512", "config.render.timeout": "30s"})
 	objs, _, err := render.Render(context.Background(), "../..", app)
 	if err != nil {
@@ -288,18 +291,63 @@ func TestChartShardsAndRenderWorker(t *testing.T) {
 				t.Fatal(err)
 			}
 			worker, _ := cfg.Render["worker"].(map[string]any)
-			if cfg.State["shards"] != float64(8) || cfg.State["leaderElection"] != nil || cfg.Render["isolation"] != "process" ||
-				cfg.Render["timeout"] != "30s" || worker["memoryMiB"] != float64(512) {
-				t.Errorf("state %v render %v: want 8 shards without leader election, the worker of 512 MiB and the user's timeout", cfg.State, cfg.Render)
+			if cfg.State["shards"] != float64(8) || cfg.State["leaderElection"] != nil || cfg.Render["isolation"] != "sidecar" ||
+				cfg.Render["timeout"] != "30s" || worker["socket"] != "/run/gantry-render/worker.sock" {
+				t.Errorf("state %v render %v: want 8 shards without leader election, the sidecar and the user's timeout", cfg.State, cfg.Render)
 			}
 		case "Deployment":
-			spec, _, _ := unstructured.NestedMap(o.Object, "spec", "template", "spec")
-			if spec["hostUsers"] != false {
-				t.Errorf("hostUsers = %v, want false", spec["hostUsers"])
+			var d appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
+				t.Fatal(err)
 			}
-			if !strings.Contains(fmt.Sprint(spec["containers"]), "GANTRY_ADVERTISE") {
+			spec := d.Spec.Template.Spec
+			if spec.HostUsers == nil || *spec.HostUsers || spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+				t.Errorf("hostUsers %v automountServiceAccountToken %v, want both false", spec.HostUsers, spec.AutomountServiceAccountToken)
+			}
+			if len(spec.Containers) != 2 {
+				t.Fatalf("%d containers, want gantry and render-worker", len(spec.Containers))
+			}
+			gantry, worker := spec.Containers[0], spec.Containers[1]
+			if !strings.Contains(fmt.Sprint(gantry.Env), "GANTRY_ADVERTISE") {
 				t.Error("the gantry container does not advertise its address")
 			}
+			mounts := map[string]string{}
+			for _, m := range gantry.VolumeMounts {
+				mounts[m.Name] = m.MountPath
+			}
+			if mounts["token"] != "/var/run/secrets/kubernetes.io/serviceaccount" || mounts["render-socket"] == "" {
+				t.Errorf("gantry's mounts %v: want the token and the socket", mounts)
+			}
+			if want := []string{"render-worker", "--listen", "/run/gantry-render/worker.sock", "--memory-bytes", "536870912", "--cpu-seconds", "60"}; !slices.Equal(worker.Args, want) {
+				t.Errorf("sidecar args %q, want %q", worker.Args, want)
+			}
+			for _, m := range worker.VolumeMounts {
+				switch {
+				case m.Name == "token" || m.Name == "secret" || m.Name == "config" || m.Name == "web-token":
+					t.Errorf("the render-worker sidecar mounts %s", m.Name)
+				case m.Name == "cache" && !m.ReadOnly:
+					t.Error("the render-worker sidecar may write the checkouts")
+				}
+			}
+			if len(worker.Env) != 0 || len(worker.EnvFrom) != 0 {
+				t.Errorf("the render-worker sidecar has an environment: %v %v", worker.Env, worker.EnvFrom)
+			}
+			if sc := worker.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+				t.Errorf("the render-worker sidecar's security context: %+v", sc)
+			}
+		}
+	}
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range set.Objects {
+		if o.Error != "" {
+			t.Errorf("API server refused %s: %s", o.Object, o.Error)
 		}
 	}
 }
