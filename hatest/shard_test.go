@@ -375,3 +375,44 @@ func TestShardedBurst(t *testing.T) {
 	e.report(t, clock, soak.Row{Scenario: "sharded burst", Load: fmt.Sprintf("%d replicas, 8 shards; %d pull requests over %d repositories at once", replicas, n, shardRepos),
 		Faults: fault, Outcome: fmt.Sprintf("every head planned once (%.1f pull requests a minute)", perMin), Lost: "none"})
 }
+
+// TestReplicaRendersPullRequestsInItsWorker: a `gantry serve` process
+// with render.isolation: process plans a pull request in its render
+// worker (its own binary, started again) as it would in process, and a
+// pull request with a runaway chart fails its gantry/diff check at the
+// worker's CPU limit while the replica carries on.
+func TestReplicaRendersPullRequestsInItsWorker(t *testing.T) {
+	e := newShardEnv(t, 2)
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.config, append(cfg, "render: {isolation: process, worker: {cpu: 2s}}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := e.start("a")
+	e.spread(1)
+	e.sim.SetWebhook(a.url+"/webhooks", hookSecret)
+	name := shardRepo(0)
+	pr1, head1 := e.open(name, "fine", "web", "1")
+	n, head2, err := e.sim.OpenPR("alice", owner, name, githubsim.PullOptions{Head: "runaway", Base: "main", Title: "runaway", Files: map[string]string{
+		"apps/api/cm.yaml":           "",
+		"apps/api/Chart.yaml":        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+		"apps/api/templates/cm.yaml": "{{- range until 100000 }}{{- range until 100000 }}{{- end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-config\n",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{head1, head2} {
+		waitFor(t, "the plan of "+h[:7], func() bool { done, _ := e.plannedIn(name, h); return done })
+	}
+	e.checkOnce(map[string]map[int]string{name: {pr1: head1}})
+	for _, r := range e.sim.CheckRuns(owner, name, head2) {
+		if r.Name == report.CheckDiff && (r.Conclusion != "failure" || !strings.Contains(r.Summary+r.Text, "CPU limit of 2s")) {
+			t.Errorf("#%d's gantry/diff: %s %q, want a failure naming the worker's CPU limit\n%s", n, r.Conclusion, r.Title, r.Summary)
+		}
+	}
+	if !a.alive() {
+		t.Error("the replica died with its worker")
+	}
+}
