@@ -167,6 +167,7 @@ bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conf
 	@echo "== bot: webhook to checks in progress and to the final comment; merge to applied beside the CLI"; bash hack/bench-bot.sh
 	@echo "== drift: an out-of-band edit to its drift pull request; idle watches"; bash hack/bench-drift.sh
 	@echo "== burst: pull requests planned per minute by 1, 2 and 4 workers; webhook to checks in progress under the burst"; bash hack/bench-burst.sh
+	@echo "== shards: pull requests planned per minute by 1, 2 and 4 sharded replicas (processes), and with one SIGKILLed mid-burst"; bash hack/bench-shards.sh
 
 clean-cache: ## remove the per-machine cache (binaries, specs)
 	rm -rf $(GANTRY_CACHE)

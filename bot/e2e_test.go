@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"maps"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,11 +20,20 @@ import (
 	"github.com/gantryops/gantry/fixtures/golden"
 	"github.com/gantryops/gantry/fixtures/localcluster"
 	"github.com/gantryops/gantry/gitrestore"
+	"github.com/gantryops/gantry/renderworker"
 )
 
 var kube *localcluster.Cluster
 
 func TestMain(m *testing.M) {
+	// The render worker a Pipeline with a Worker starts is this binary.
+	if len(os.Args) > 1 && os.Args[1] == "render-worker" {
+		if err := renderworker.Run(context.Background(), os.Args, os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	os.Exit(localcluster.Main(m, localcluster.Options{Controllers: true}, &kube))
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/leaderelection"
@@ -29,6 +31,9 @@ func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error
 		s.ready.Store(true)
 	}
 	le := s.cfg.State.LeaderElection
+	if s.cfg.State.Shards > 1 {
+		return nil, s.startShards(ctx, work)
+	}
 	if !le.Enabled {
 		s.metrics.Leader.Set(1)
 		work(ctx)
@@ -77,4 +82,61 @@ func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error
 	}
 	go elector.Run(ctx)
 	return done, nil
+}
+
+// startShards joins the replicas sharing the repositories: every replica
+// takes webhooks (forwarding those of shards it does not hold) and runs
+// the jobs of the shards it holds; a shard just taken is resynced, which
+// takes over the work its last holder left in progress.
+func (s *Server) startShards(ctx context.Context, work func(context.Context)) error {
+	c, err := s.pipe.Clusters.Get(s.cfg.State.Cluster)
+	if err == nil {
+		err = c.EnsureSystemNamespace(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("shards: state cluster: %w", err)
+	}
+	host, _ := os.Hostname()
+	d := s.cfg.State.LeaderElection.LeaseDuration.D()
+	if d == 0 {
+		d = 15 * time.Second
+	}
+	var m *shardSet
+	m = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: replicaID(host), address: s.advertise, d: d, log: s.log,
+		held: map[int]*shardTerm{}, seen: map[string]observation{},
+		heldGauge: func(n int) { s.metrics.ShardsHeld.Set(float64(n)) },
+		acquired: func(ctx context.Context, shards []int) {
+			go func() {
+				taken := func(repo string) bool {
+					return slices.Contains(shards, ShardOf(repo, s.cfg.State.Shards)) && m.holds(repo)
+				}
+				if err := s.resyncOf(ctx, taken); err != nil && ctx.Err() == nil {
+					s.log.Warn("resync of the shards taken", "shards", shards, "err", err)
+				}
+			}()
+		}}
+	s.shards.Store(m)
+	s.log.Info("sharding the repositories", "shards", m.n, "identity", m.id, "address", s.advertise)
+	work(ctx)
+	go m.run(ctx)
+	return nil
+}
+
+// replicaID names this process among the replicas: its host name made a
+// DNS label (its heartbeat Lease is named after it) and a random suffix,
+// new each start.
+func replicaID(host string) string {
+	h := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, host)
+	if len(h) > 40 {
+		h = h[:40]
+	}
+	return strings.Trim(h, "-") + "-" + strings.ToLower(rand.Text()[:8])
 }

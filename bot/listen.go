@@ -185,6 +185,9 @@ func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) (er
 	for i, srv := range servers {
 		go func() { errc <- srv.Serve(lns[i]) }()
 	}
+	if s.advertise == "" {
+		s.advertise = advertiseURL(hookLn.Addr())
+	}
 	lost, err := s.startWork(ctx)
 	if err != nil {
 		for _, srv := range servers {

@@ -57,10 +57,10 @@ func (s *Server) forEachLock(ctx context.Context, fn func(*cluster.Client, clust
 // the lock of an open pull request is renewed (its "last seen" moves),
 // the lock of one that is not open is released. Locks never expire by
 // time, so a long review never loses its lock.
-func (s *Server) tendLocks(ctx context.Context, open map[string]bool) error {
+func (s *Server) tendLocks(ctx context.Context, open map[string]bool, owns func(string) bool) error {
 	return s.forEachLock(ctx, func(c *cluster.Client, l cluster.Lock) error {
-		if l.PR == 0 {
-			return nil // not a pull request's lock
+		if l.PR == 0 || !owns(l.Repository) {
+			return nil // not a pull request's lock, or another replica's shard
 		}
 		owner, repo, _ := strings.Cut(l.Repository, "/")
 		if open[strings.ToLower(lockHolder(owner, repo, l.PR))] {

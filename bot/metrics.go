@@ -21,6 +21,8 @@ type Metrics struct {
 	FirstCheck prometheus.Histogram // webhook received to checks in progress
 	// Leader is 1 while this replica leads (always, without election).
 	Leader prometheus.Gauge
+	// ShardsHeld is how many shards this replica holds (state.shards).
+	ShardsHeld prometheus.Gauge
 	// DriftEvents counts the watchers' reports of changes to managed
 	// objects by others than gantry (each queues a drift comparison).
 	DriftEvents prometheus.Counter
@@ -57,7 +59,8 @@ func NewMetrics(depth func() int, remaining func() int) *Metrics {
 	}, func() float64 { return float64(render.Abandoned()) })
 	m.DriftEvents = prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_drift_events_total", Help: "Changes to managed objects by others than gantry, seen by the watches (debounced per app)."})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gantry_leader", Help: "1 while this replica is the leader: it takes webhooks and runs pipelines."})
-	m.Registry.MustRegister(m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader, m.DriftEvents,
+	m.ShardsHeld = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gantry_shards_held", Help: "Shards of the repositories this replica holds: it runs their jobs (0 without sharding)."})
+	m.Registry.MustRegister(m.ShardsHeld, m.Deliveries, m.Jobs, m.JobSeconds, m.FirstCheck, m.QueueDepth, m.RateLimit, m.Abandoned, m.Leader, m.DriftEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

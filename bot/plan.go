@@ -23,6 +23,7 @@ import (
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/render"
+	"github.com/gantryops/gantry/renderworker"
 	"github.com/gantryops/gantry/schema"
 	"github.com/gantryops/gantry/sopsdecrypt"
 )
@@ -37,6 +38,12 @@ type Pipeline struct {
 	// Trusted are the server's policy sets; the repository's come from
 	// its base branch.
 	Trusted []policy.Source
+	// Worker, when set, renders pull request heads in worker processes
+	// (render.isolation: process); nil renders them here.
+	Worker *renderworker.Process
+	// Sidecar, when set, renders pull request heads through a render
+	// worker sidecar's socket (render.isolation: sidecar).
+	Sidecar *renderworker.Socket
 	// WorkDir holds the checkouts of runs in progress.
 	WorkDir string
 	// Restorer makes the commits of revert pull requests.
@@ -118,6 +125,10 @@ func (p *Pipeline) PlanReport(ctx context.Context, j Job) (*report.Report, []str
 	if errors.Is(cause, ErrSuperseded) || errors.Is(cause, ErrShutdown) {
 		return nil, nil, p.abandon(pctx, gh, j, ids, cause)
 	}
+	if errors.Is(cause, ErrShardLost) {
+		// The shard's next holder takes these checks over, in progress.
+		return nil, nil, cause
+	}
 	bot, err := p.GitHub.BotLogin(pctx)
 	if err != nil {
 		return &rep, nil, err
@@ -179,16 +190,36 @@ func (p *Pipeline) abandon(ctx context.Context, gh *github.Client, j Job, ids ma
 	return errors.Join(errs...)
 }
 
+// appRenderer renders one app of a checkout: a render.Renderer here, or
+// a renderworker.Process in a worker process of its own.
+type appRenderer interface {
+	Render(ctx context.Context, repoRoot string, app config.App) ([]*unstructured.Unstructured, render.SourceMap, error)
+}
+
 // renderer renders apps within the server's render limits. A pull
 // request's head renders in its repository's lane (render.Renderer.Lane):
 // what its author pushes may loop past the deadline, push after push, and
 // its abandoned renders then hold up that repository's plans only. Merged
 // code (applies, drift, a base branch) renders in no lane, so a pull
-// request never holds it up. The renderer decrypts SOPS files with the
-// age keys the server holds for repo ("owner/name").
-func (p *Pipeline) renderer(repo, lane string) *render.Renderer {
+// request never holds it up. With a Worker, a pull request's head renders
+// in a worker process, which is killed at the deadline instead; but a
+// repository the server holds SOPS keys for renders in the server, since
+// the worker holds no credentials and age keys are one. The renderer
+// decrypts SOPS files with the age keys the server holds for repo
+// ("owner/name").
+func (p *Pipeline) renderer(repo, lane string) appRenderer {
 	lim := p.Config.Render
-	return &render.Renderer{Limits: render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}, Lane: lane, SOPS: p.sopsFor(repo)}
+	limits := render.Limits{Timeout: lim.Timeout.D(), MaxObjects: lim.MaxObjects}
+	keys := p.sopsFor(repo)
+	if lane != "" && keys == nil && p.Worker != nil {
+		w := *p.Worker
+		w.Limits = limits
+		return &w
+	}
+	if lane != "" && keys == nil && p.Sidecar != nil {
+		return &renderworker.Socket{Path: p.Sidecar.Path, Limits: limits}
+	}
+	return &render.Renderer{Limits: limits, Lane: lane, SOPS: keys}
 }
 
 func (p *Pipeline) logger() *slog.Logger {
@@ -409,7 +440,7 @@ type appResult struct {
 // previousOf renders an app as the base branch has it: what its last
 // apply most likely was, so the diff shows a field another manager took
 // as taken back rather than as a conflict (nil when base has no such app).
-func previousOf(ctx context.Context, r *render.Renderer, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
+func previousOf(ctx context.Context, r appRenderer, baseDir string, base *config.Repo) func(app string) []*unstructured.Unstructured {
 	return func(app string) []*unstructured.Unstructured {
 		if base == nil {
 			return nil

@@ -44,6 +44,19 @@ func (s *Server) resyncLoop(ctx context.Context) {
 // the locks of open pull requests are renewed, and every lock held by a
 // pull request that is no longer open is released.
 func (s *Server) resync(ctx context.Context) error {
+	return s.resyncOf(ctx, s.owns)
+}
+
+// owns says whether this replica works on repository: always without
+// sharding, else when it holds the repository's shard.
+func (s *Server) owns(repository string) bool {
+	m := s.shards.Load()
+	return m == nil || m.holds(repository)
+}
+
+// resyncOf is resync over the repositories owns accepts: with sharding,
+// those of the shards this replica holds.
+func (s *Server) resyncOf(ctx context.Context, owns func(repository string) bool) error {
 	if s.app == nil {
 		return errors.New("resync: no GitHub App configured")
 	}
@@ -57,7 +70,7 @@ func (s *Server) resync(ctx context.Context) error {
 			return fmt.Errorf("resync: list installations: %w", err)
 		}
 		for _, inst := range insts {
-			if err := s.resyncInstallation(ctx, inst.GetID(), open); err != nil {
+			if err := s.resyncInstallation(ctx, inst.GetID(), open, owns); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -67,12 +80,12 @@ func (s *Server) resync(ctx context.Context) error {
 		opts.Page = resp.NextPage
 	}
 	if len(errs) == 0 {
-		errs = append(errs, s.tendLocks(ctx, open))
+		errs = append(errs, s.tendLocks(ctx, open, owns))
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Server) resyncInstallation(ctx context.Context, id int64, open map[string]bool) error {
+func (s *Server) resyncInstallation(ctx context.Context, id int64, open map[string]bool, owns func(string) bool) error {
 	gh, err := s.app.Client(id)
 	if err != nil {
 		return err
@@ -84,6 +97,9 @@ func (s *Server) resyncInstallation(ctx context.Context, id int64, open map[stri
 			return fmt.Errorf("resync: installation %d: list repositories: %w", id, err)
 		}
 		for _, r := range repos.Repositories {
+			if !owns(r.GetOwner().GetLogin() + "/" + r.GetName()) {
+				continue // another replica's shard
+			}
 			if err := s.resyncRepo(ctx, gh, id, r, open); err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/policy/starter"
+	"github.com/gantryops/gantry/renderworker"
 )
 
 // ServerOptions are what `gantry serve` adds to the configuration.
@@ -35,6 +36,10 @@ type ServerOptions struct {
 	// HTTP bounds every connection's reads, writes and idle time. Zero
 	// fields take their DefaultHTTPTimeouts value.
 	HTTP HTTPTimeouts
+	// Advertise is the base URL (http://10.1.2.3:8080) other replicas
+	// forward a shard's deliveries to. Default: the webhook listener's
+	// address, with the host name for an unspecified host.
+	Advertise string
 }
 
 // Server is the GitHub App: webhooks in, a queue of lanes, the pipeline,
@@ -62,6 +67,11 @@ type Server struct {
 	delivery *deliveryStats
 	// watch holds the drift watchers of the clusters (while leading).
 	watch *watches
+	// shards holds this replica's shards; nil without sharding. Set
+	// once serving, so read atomically.
+	shards atomic.Pointer[shardSet]
+	// advertise is the base URL other replicas forward deliveries to.
+	advertise string
 }
 
 // NewServer checks everything it can before serving: the key parses, the
@@ -132,12 +142,22 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	if opts.DriftBranchPrefix == "" {
 		opts.DriftBranchPrefix = "gantry/drift/"
 	}
-	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100), resynced: make(chan struct{}), webToken: webToken, metricsToken: metricsToken, timeouts: opts.HTTP.withDefaults()}
+	s := &Server{cfg: cfg, log: log, app: app, runs: newRunLog(100), resynced: make(chan struct{}), webToken: webToken, metricsToken: metricsToken, timeouts: opts.HTTP.withDefaults(), advertise: opts.Advertise}
 	s.pipe = &Pipeline{Config: cfg, GitHub: app, Checkouts: &Checkouts{Dir: filepath.Join(cache, "git")},
 		Clusters: NewClusters(cfg), Trusted: trusted, WorkDir: filepath.Join(cache, "work"), Restorer: &gitrestore.Restorer{Dir: cache}, AppConcurrency: 4, Log: log,
 		OnStarted: s.started, Seal: marker.New(key)}
 	if s.pipe.SOPS, err = LoadSOPSKeys(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Render.Isolation == config.RenderInWorker {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("%s: render.isolation: process: find gantry's own binary: %w", cfg.File, err)
+		}
+		s.pipe.Worker = &renderworker.Process{Executable: exe, MemoryBytes: uint64(cfg.Render.Worker.MemoryMiB) << 20, CPU: cfg.Render.Worker.CPU.D()}
+	}
+	if cfg.Render.Isolation == config.RenderInSidecar {
+		s.pipe.Sidecar = &renderworker.Socket{Path: cfg.Render.Worker.Socket}
 	}
 	workers := opts.Workers
 	if workers == 0 {
@@ -158,7 +178,7 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
 	s.route.Seal = s.pipe.Seal
 	s.pipe.Route = s.route
-	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log, Deliveries: s.deliveryRecorder(),
+	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log, Deliveries: s.deliveryRecorder(), Forward: s.forward,
 		Observe: func(event, outcome string) { s.metrics.Deliveries.WithLabelValues(event, outcome).Inc() }}
 	return s, nil
 }
@@ -184,6 +204,15 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 		s.metrics.Jobs.WithLabelValues(string(j.Kind), result).Inc()
 		s.metrics.JobSeconds.WithLabelValues(string(j.Kind)).Observe(time.Since(start).Seconds())
 	}()
+	if m := s.shards.Load(); m != nil && j.Owner != "" {
+		jctx, done, held := m.jobContext(ctx, j.Owner+"/"+j.Repo)
+		if !held {
+			s.log.Info("job left to its shard's holder", jobAttrs(j)...)
+			return nil
+		}
+		defer done()
+		ctx = jctx
+	}
 	switch j.Kind {
 	case JobPlan:
 		return s.plan(ctx, j)

@@ -12,7 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/bot/report"
+	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/fixtures/githubsim"
+	"github.com/gantryops/gantry/render"
+	"github.com/gantryops/gantry/renderworker"
 	"github.com/gantryops/gantry/sopsdecrypt"
 	"github.com/gantryops/gantry/sopsdecrypt/sopstest"
 )
@@ -132,4 +135,27 @@ func (l *live) botComments(pr int) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestSOPSRepositoryRendersInTheServer: with render isolation on, a pull
+// request of a repository the server holds age keys for renders in the
+// server with its keys, since the worker holds no credentials; any other
+// repository's pull request still renders in the worker.
+func TestSOPSRepositoryRendersInTheServer(t *testing.T) {
+	key := sopstest.NewKey(t)
+	p := &Pipeline{
+		Config: &config.Server{SOPS: []config.SOPSKeys{{Match: []string{"acme/*"}, AgeKeyFile: "/keys/acme"}}},
+		SOPS:   map[string]*sopsdecrypt.Keys{"/keys/acme": key.Keys(t)},
+		Worker: &renderworker.Process{Executable: "/bin/false"},
+	}
+	r, ok := p.renderer("acme/gitops", "acme/gitops").(*render.Renderer)
+	if !ok || r.SOPS == nil {
+		t.Fatalf("acme/gitops's pull request renders with %T, want the server's renderer with its keys", p.renderer("acme/gitops", "acme/gitops"))
+	}
+	if _, ok := p.renderer("other/gitops", "other/gitops").(*renderworker.Process); !ok {
+		t.Errorf("other/gitops's pull request renders with %T, want the worker", p.renderer("other/gitops", "other/gitops"))
+	}
+	if r, ok := p.renderer("other/gitops", "").(*render.Renderer); !ok || r.SOPS != nil {
+		t.Errorf("merged code of other/gitops renders with %T (keys %v), want the server's renderer without keys", p.renderer("other/gitops", ""), ok && r.SOPS != nil)
+	}
 }

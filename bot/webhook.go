@@ -42,6 +42,7 @@ const (
 	outcomeIgnored   = "ignored"   // verified, but nothing to do
 	outcomeQueued    = "queued"    // the queue accepted the job
 	outcomeRefused   = "refused"   // the queue refused the job (same job waiting, or shutting down)
+	outcomeForwarded = "forwarded" // handed to the replica holding its repository's shard
 )
 
 // eventLabel is the metric label of a verified delivery's event header.
@@ -70,6 +71,10 @@ type Webhook struct {
 	Route RouteConfig
 	// Enqueue hands a job to the queue and reports whether it took it.
 	Enqueue func(Job) bool
+	// Forward, when set, may hand a verified delivery to the replica
+	// that works on its repository, answering w itself; it reports
+	// whether it did. Nil: every delivery is handled here.
+	Forward func(w http.ResponseWriter, r *http.Request, body []byte) bool
 	// Deliveries records delivery ids across replicas. Nil: this
 	// process's memory only, which catches GitHub's retries to one replica
 	// but not to two.
@@ -162,6 +167,12 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), body, h.Secret); err != nil {
 		unverified.Warn("webhook rejected: bad signature")
 		reject(http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	// Verified, and not yet recorded: the replica it is forwarded to
+	// recognises duplicates itself.
+	if h.Forward != nil && h.Forward(w, r, body) {
+		h.Observe(eventLabel(event), outcomeForwarded)
 		return
 	}
 	label := eventLabel(event)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
@@ -25,4 +26,10 @@ func (c *Client) LeaderLock(identity string) resourcelock.Interface {
 // for the records written outside an apply (the leader's Lease).
 func (c *Client) EnsureSystemNamespace(ctx context.Context) error {
 	return c.ensureNamespace(ctx, c.opts.SystemNamespace)
+}
+
+// SystemLeases are the Leases of the client's system namespace, where
+// replicas keep their shards' Leases and their heartbeats.
+func (c *Client) SystemLeases() coordinationv1client.LeaseInterface {
+	return c.typed.CoordinationV1().Leases(c.opts.SystemNamespace)
 }

@@ -202,6 +202,7 @@ func validateServer(d *decoder, s *Server) {
 	validateApplyCommand(d, s)
 	validateNotifications(d, s)
 	validateLeaderElection(d, s)
+	validateShards(d, s)
 	oneOf(d, "drift.mode", string(s.Drift.Mode), driftModes)
 	if s.Render.MaxObjects < 0 {
 		d.errAt("render.maxObjects", "%d is negative", s.Render.MaxObjects)

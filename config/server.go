@@ -178,6 +178,12 @@ type RenderLimits struct {
 	Timeout Duration `yaml:"timeout"`
 	// MaxObjects is the most objects one app may render. Default: 20000.
 	MaxObjects int `yaml:"maxObjects"`
+	// Isolation says where renders of pull request content run:
+	// RenderInProcess (default) or RenderInWorker (a separate worker
+	// process without network, credentials or unbounded resources).
+	Isolation string `yaml:"isolation"`
+	// Worker bounds the render worker process (isolation: process).
+	Worker RenderWorker `yaml:"worker"`
 }
 
 // PullRequests says which pull requests gantry processes.
@@ -242,6 +248,10 @@ type State struct {
 	// LeaderElection elects one leader among replicas, on a Lease in
 	// Cluster.
 	LeaderElection LeaderElection `yaml:"leaderElection"`
+	// Shards splits the repositories among replicas: each shard has a
+	// Lease in Cluster, and a replica works on the shards it holds.
+	// Default: 1 (no sharding; one leader does all work).
+	Shards int `yaml:"shards"`
 }
 
 // RepositoryGrant gives the repositories it matches the clusters,

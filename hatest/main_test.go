@@ -18,7 +18,9 @@ const serveEnv = "GANTRY_HATEST_AS_GANTRY"
 var kube *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	if os.Getenv(serveEnv) == "1" {
+	// A replica's render worker is this binary too, started with an
+	// empty environment.
+	if os.Getenv(serveEnv) == "1" || len(os.Args) > 1 && os.Args[1] == "render-worker" {
 		// As cmd/gantry's main: SIGTERM stops gracefully (the Lease is
 		// released); SIGKILL, what the tests send, stops nothing cleanly.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -5,7 +5,9 @@ package gantry_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +255,99 @@ func TestChartWritesOnlyToItsVolumes(t *testing.T) {
 	for _, dir := range []string{cacheDir, "/tmp"} {
 		if dir != "" && !writable[dir] {
 			t.Errorf("%s is not a writable volume (writable: %v)", dir, writable)
+		}
+	}
+}
+
+// TestChartShardsAndRenderWorker: with shards and the render worker on,
+// the server configuration loads with both and keeps the user's own
+// render settings; the pods advertise their address and run in a user
+// namespace of their own; the render-worker sidecar holds no token,
+// secret or writable checkout, and the API server accepts it all.
+func TestChartShardsAndRenderWorker(t *testing.T) {
+	ns := kube.Namespace(t)
+	app := chartApp(ns, map[string]string{"github.appID": "42", "github.existingSecret": "s", "shards": "8",
+		"renderWorker.enabled": "true", "renderWorker.memoryMiB": "512", "config.render.timeout": "30s"})
+	objs, _, err := render.Render(context.Background(), "../..", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ConfigMap":
+			data, _, _ := unstructured.NestedString(o.Object, "data", "gantry.yaml")
+			if _, err := config.ParseServer("gantry.yaml", []byte(data), t.TempDir()); err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					if !strings.Contains(line, "no such file or directory") {
+						t.Errorf("the chart's server configuration: %s", line)
+					}
+				}
+			}
+			var cfg struct {
+				State  map[string]any `json:"state"`
+				Render map[string]any `json:"render"`
+			}
+			if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			worker, _ := cfg.Render["worker"].(map[string]any)
+			if cfg.State["shards"] != float64(8) || cfg.State["leaderElection"] != nil || cfg.Render["isolation"] != "sidecar" ||
+				cfg.Render["timeout"] != "30s" || worker["socket"] != "/run/gantry-render/worker.sock" {
+				t.Errorf("state %v render %v: want 8 shards without leader election, the sidecar and the user's timeout", cfg.State, cfg.Render)
+			}
+		case "Deployment":
+			var d appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
+				t.Fatal(err)
+			}
+			spec := d.Spec.Template.Spec
+			if spec.HostUsers == nil || *spec.HostUsers || spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+				t.Errorf("hostUsers %v automountServiceAccountToken %v, want both false", spec.HostUsers, spec.AutomountServiceAccountToken)
+			}
+			if len(spec.Containers) != 2 {
+				t.Fatalf("%d containers, want gantry and render-worker", len(spec.Containers))
+			}
+			gantry, worker := spec.Containers[0], spec.Containers[1]
+			if !strings.Contains(fmt.Sprint(gantry.Env), "GANTRY_ADVERTISE") {
+				t.Error("the gantry container does not advertise its address")
+			}
+			mounts := map[string]string{}
+			for _, m := range gantry.VolumeMounts {
+				mounts[m.Name] = m.MountPath
+			}
+			if mounts["token"] != "/var/run/secrets/kubernetes.io/serviceaccount" || mounts["render-socket"] == "" {
+				t.Errorf("gantry's mounts %v: want the token and the socket", mounts)
+			}
+			if want := []string{"render-worker", "--listen", "/run/gantry-render/worker.sock", "--memory-bytes", "536870912", "--cpu-seconds", "60"}; !slices.Equal(worker.Args, want) {
+				t.Errorf("sidecar args %q, want %q", worker.Args, want)
+			}
+			for _, m := range worker.VolumeMounts {
+				switch {
+				case m.Name == "token" || m.Name == "secret" || m.Name == "config" || m.Name == "web-token":
+					t.Errorf("the render-worker sidecar mounts %s", m.Name)
+				case m.Name == "cache" && !m.ReadOnly:
+					t.Error("the render-worker sidecar may write the checkouts")
+				}
+			}
+			if len(worker.Env) != 0 || len(worker.EnvFrom) != 0 {
+				t.Errorf("the render-worker sidecar has an environment: %v %v", worker.Env, worker.EnvFrom)
+			}
+			if sc := worker.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+				t.Errorf("the render-worker sidecar's security context: %+v", sc)
+			}
+		}
+	}
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range set.Objects {
+		if o.Error != "" {
+			t.Errorf("API server refused %s: %s", o.Object, o.Error)
 		}
 	}
 }

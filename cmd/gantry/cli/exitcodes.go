@@ -64,6 +64,10 @@ var exitCodes = map[string][]exitCode{
 		{ExitOK, "stopped by a signal after a clean shutdown"},
 		{ExitError, "a bad configuration, key, secret or policy, or the server failed"},
 	},
+	"render-worker": {
+		{ExitOK, "the answer was written, render errors included"},
+		{ExitError, "the request did not decode or the answer could not be written"},
+	},
 	"app-manifest": {
 		{ExitOK, "the manifest was printed"},
 		{ExitError, "a missing or bad flag"},

@@ -83,6 +83,7 @@ hand; 'gantry serve' runs the GitHub App.`,
 		newDriftCmd(),
 		newAppManifestCmd(),
 		newVersionCmd(),
+		newRenderWorkerCmd(),
 	)
 	documentExitCodes(root)
 	return root

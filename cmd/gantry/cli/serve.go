@@ -13,7 +13,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configFile, githubURL, listen, webListen, cacheDir string
+	var configFile, githubURL, listen, webListen, cacheDir, advertise string
 	var workers int
 	var grace time.Duration
 	cmd := &cobra.Command{
@@ -46,7 +46,7 @@ server's policies and that GitHub knows the App.`,
 				cfg.Web.Listen = webListen
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			srv, err := bot.NewServer(cmd.Context(), cfg, bot.ServerOptions{Log: log, CacheDir: cacheDir, Workers: workers})
+			srv, err := bot.NewServer(cmd.Context(), cfg, bot.ServerOptions{Log: log, CacheDir: cacheDir, Workers: workers, Advertise: advertise})
 			if err != nil {
 				return exitWith(ExitError, err)
 			}
@@ -61,6 +61,7 @@ server's policies and that GitHub knows the App.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "webhook HTTP address (default: the configuration's listen, :8080)")
 	cmd.Flags().StringVar(&webListen, "web-listen", "", "pages' HTTP address (default: the configuration's web.listen, 127.0.0.1:8081)")
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", os.Getenv("GANTRY_SERVE_CACHE"), "where git caches and work directories live")
+	cmd.Flags().StringVar(&advertise, "advertise", os.Getenv("GANTRY_ADVERTISE"), "base URL other replicas forward a shard's deliveries to (state.shards > 1; default: the webhook listener's address)")
 	cmd.Flags().IntVar(&workers, "workers", 4, "jobs run at once")
 	cmd.Flags().DurationVar(&grace, "shutdown-grace", 30*time.Second, "how long running jobs may finish on shutdown")
 	return cmd
