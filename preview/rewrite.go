@@ -181,6 +181,8 @@ func checkKind(u *unstructured.Unstructured, sources []string, opts *Options, re
 		return roleBinding(u, sources, opts)
 	case gvk.Group == "networking.k8s.io" && gvk.Kind == "Ingress":
 		return ingress(u, opts, res)
+	case gvk.Group == "" && (gvk.Kind == "ResourceQuota" || gvk.Kind == "LimitRange"):
+		return "a preview's quota and limits are the server's (previews.quota, previews.limits)"
 	case gvk.Group == "" && gvk.Kind == "PersistentVolumeClaim":
 		if v, _, _ := unstructured.NestedString(u.Object, "spec", "volumeName"); v != "" {
 			return fmt.Sprintf("binds the PersistentVolume %q by name: a preview claims new volumes only", v)
@@ -348,4 +350,35 @@ func refString(u *unstructured.Unstructured) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// ServiceNames are the cluster DNS names of the Services among objs, with
+// their first port: "web.<namespace>.svc.cluster.local:80". Headless and
+// ExternalName Services are left out.
+func ServiceNames(objs []*unstructured.Unstructured) []string {
+	var out []string
+	for _, u := range objs {
+		if u.GetAPIVersion() != "v1" || u.GetKind() != "Service" {
+			continue
+		}
+		typ, _, _ := unstructured.NestedString(u.Object, "spec", "type")
+		ip, _, _ := unstructured.NestedString(u.Object, "spec", "clusterIP")
+		if typ == "ExternalName" || ip == "None" {
+			continue
+		}
+		name := u.GetName() + "." + u.GetNamespace() + ".svc.cluster.local"
+		ports, _, _ := unstructured.NestedSlice(u.Object, "spec", "ports")
+		if len(ports) > 0 {
+			if m, ok := ports[0].(map[string]any); ok {
+				if p, ok := m["port"].(int64); ok {
+					name += ":" + strconv.FormatInt(p, 10)
+				} else if p, ok := m["port"].(float64); ok {
+					name += ":" + strconv.FormatInt(int64(p), 10)
+				}
+			}
+		}
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

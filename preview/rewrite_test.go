@@ -15,7 +15,7 @@ import (
 // else is not served.
 func kinds(gvk schema.GroupVersionKind) (bool, error) {
 	switch gvk.Kind {
-	case "ConfigMap", "Service", "Deployment", "RoleBinding", "Role", "Ingress", "PersistentVolumeClaim", "Secret":
+	case "ResourceQuota", "LimitRange", "ConfigMap", "Service", "Deployment", "RoleBinding", "Role", "Ingress", "PersistentVolumeClaim", "Secret":
 		return true, nil
 	case "ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition":
 		return false, nil
@@ -98,7 +98,7 @@ func TestRewrite(t *testing.T) {
 		},
 		{
 			name: "service DNS names of the app's namespaces are rewritten, others kept",
-			in: []string{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: prod}\ndata:\n  db: postgres://db.prod.svc.cluster.local:5432/x\n  api: http://api.prod.svc:80\n  ext: http://api.shared.svc:80\n  near: api.prod.svcx\n"},
+			in:   []string{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: prod}\ndata:\n  db: postgres://db.prod.svc.cluster.local:5432/x\n  api: http://api.prod.svc:80\n  ext: http://api.shared.svc:80\n  near: api.prod.svcx\n"},
 			want: []string{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: " + ns + "}\ndata:\n  db: postgres://db." + ns + ".svc.cluster.local:5432/x\n  api: http://api." + ns + ".svc:80\n  ext: http://api.shared.svc:80\n  near: api.prod.svcx\n"},
 		},
 		{
@@ -153,6 +153,11 @@ func TestRewrite(t *testing.T) {
 			name:    "a wildcard or missing host is refused",
 			in:      []string{"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: a}\nspec:\n  rules: [{host: '*.acme.com'}]", "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: b}\nspec:\n  rules: [{http: {}}]"},
 			refused: []string{`Ingress/a: the wildcard host "*.acme.com" cannot be previewed`, "Ingress/b: a rule without a host answers for every host; a preview needs one"},
+		},
+		{
+			name:    "the render cannot bring its own quota or limits",
+			in:      []string{"apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: gantry-preview}\nspec: {hard: {pods: '1000'}}", "apiVersion: v1\nkind: LimitRange\nmetadata: {name: x}"},
+			refused: []string{"ResourceQuota/gantry-preview: a preview's quota and limits are the server's (previews.quota, previews.limits)", "LimitRange/x: a preview's quota and limits are the server's (previews.quota, previews.limits)"},
 		},
 		{
 			name:    "a claim of an existing volume is refused",
@@ -211,5 +216,19 @@ func TestRewrite(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestServiceNames(t *testing.T) {
+	in := []*unstructured.Unstructured{
+		obj(t, "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: p}\nspec: {ports: [{port: 80}, {port: 443}]}"),
+		obj(t, "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: p}\nspec: {clusterIP: None, ports: [{port: 5432}]}"),
+		obj(t, "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: p}\nspec: {type: ExternalName, externalName: example.com}"),
+		obj(t, "apiVersion: v1\nkind: Service\nmetadata: {name: bare, namespace: p}\nspec: {}"),
+		obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: p}"),
+	}
+	want := []string{"bare.p.svc.cluster.local", "web.p.svc.cluster.local:80"}
+	if d := cmp.Diff(want, ServiceNames(in)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }
