@@ -66,9 +66,11 @@ func (s *Server) resync(ctx context.Context) error {
 		}
 		opts.Page = resp.NextPage
 	}
-	if len(errs) == 0 {
+	complete := len(errs) == 0
+	if complete {
 		errs = append(errs, s.tendLocks(ctx, open))
 	}
+	errs = append(errs, s.tendPreviews(ctx, open, complete))
 	return errors.Join(errs...)
 }
 
