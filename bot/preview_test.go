@@ -2,12 +2,16 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/google/go-github/v60/github"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
@@ -308,5 +312,134 @@ func TestPreviewQuotasAndForksAreRefused(t *testing.T) {
 	l.answer(t, "maria", pr3, "/gantry preview api", "❌ a pull request from a fork is never previewed")
 	if !gone(t, preview.Namespace("acme/ops", pr3, "api")) {
 		t.Error("a fork's pull request was previewed")
+	}
+}
+
+// label delivers the pull_request event of login adding (or removing) the
+// label on pr, as GitHub sends it, after labelling the pull request (as
+// maria: the simulator lets writers label; GitHub lets triagers too).
+func (l *live) label(t *testing.T, login string, pr int, action, name string) {
+	t.Helper()
+	gh, err := github.NewClient(nil).WithAuthToken(l.sim.UserToken("maria")).WithEnterpriseURLs(l.sim.URL()+"/api/v3/", l.sim.URL()+"/api/uploads/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if action == "labeled" {
+		req, err := gh.NewRequest("POST", fmt.Sprintf("repos/acme/ops/issues/%d/labels", pr), map[string][]string{"labels": {name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gh.Do(context.Background(), req, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var opened []byte
+	for _, d := range l.sim.Deliveries() {
+		if d.Event == "pull_request" && d.Action == "opened" && strings.Contains(string(d.Payload), fmt.Sprintf(`"number":%d,`, pr)) {
+			opened = d.Payload
+		}
+	}
+	if opened == nil {
+		t.Fatalf("no opened delivery of #%d", pr)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(opened, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["action"] = action
+	ev["label"] = map[string]any{"id": 1, "node_id": "L_1", "url": l.sim.URL() + "/labels/x", "name": name, "color": "ededed", "default": false, "description": ""}
+	sender, _ := ev["sender"].(map[string]any)
+	sender["login"] = login
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.sim.Deliver("pull_request", payload)
+}
+
+func TestPreviewLabelAndTheResyncDeletingWhatIsStale(t *testing.T) {
+	l := startServer(t, previewFiles, previewServer)
+	for login, role := range map[string]string{"tom": "triage", "maria": "maintain"} {
+		if err := l.sim.SetPermission("acme", "ops", login, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "lbl", Base: "main", Title: "label",
+		Files: map[string]string{"apps/api/cm.yaml": configMap("api-config", "two")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	api := preview.Namespace("acme/ops", pr, "api")
+	web := preview.Namespace("acme/ops", pr, "web")
+	cleanupNamespace(t, api)
+	cleanupNamespace(t, web)
+	// Labelling is a command by whoever labels: triage may label, but
+	// previews take maintain.
+	l.label(t, "tom", pr, "labeled", "gantry/preview")
+	waitFor(t, "the refusal", func() bool { return l.botSays(pr, "@tom adding the label `gantry/preview`: ❌ not allowed") })
+	if !gone(t, api) {
+		t.Fatal("a triager's label made a preview")
+	}
+	// A maintainer's label previews the affected app, api.
+	l.label(t, "maria", pr, "labeled", "gantry/preview")
+	waitFor(t, "api's preview", func() bool { return strings.Contains(l.previewComment(pr), "| `api` | `"+api+"` | `local` | ✅ healthy |") })
+	// With the label on, a push that changes web previews web too.
+	if _, err := l.sim.Push("alice", "acme", "ops", "lbl", map[string]string{"apps/web/cm.yaml": configMap("web-config", "labelled")}, nil, "web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "web's preview", func() bool {
+		cm, err := kube.Client.CoreV1().ConfigMaps(web).Get(context.Background(), "web-config", metav1.GetOptions{})
+		return err == nil && cm.Data["value"] == "labelled"
+	})
+	// Removing the label deletes both.
+	l.label(t, "maria", pr, "unlabeled", "gantry/preview")
+	waitFor(t, "previews deleted", func() bool { return gone(t, api) && gone(t, web) })
+
+	// The resync deletes a preview past its TTL...
+	if _, err := l.sim.Comment("maria", "acme", "ops", pr, "/gantry preview api"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "api's preview again", func() bool {
+		n, err := kube.Client.CoreV1().Namespaces().Get(context.Background(), api, metav1.GetOptions{})
+		return err == nil && n.DeletionTimestamp == nil && n.Annotations[cluster.PreviewHeadAnnotation] != ""
+	})
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"2020-01-01T00:00:00Z"}}}`, cluster.PreviewUpdatedAnnotation)
+	if _, err := kube.Client.CoreV1().Namespaces().Patch(context.Background(), api, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(t, api) {
+		t.Error("the resync kept a preview past its TTL")
+	}
+	// ...and one whose pull request closed while the delivery was lost.
+	waitFor(t, "api's old namespace gone", func() bool {
+		_, err := kube.Client.CoreV1().Namespaces().Get(context.Background(), api, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+	if _, err := l.sim.Comment("maria", "acme", "ops", pr, "/gantry preview api"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "api's preview a third time", func() bool {
+		n, err := kube.Client.CoreV1().Namespaces().Get(context.Background(), api, metav1.GetOptions{})
+		return err == nil && n.DeletionTimestamp == nil
+	})
+	if err := l.srv.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if gone(t, api) {
+		t.Fatal("the resync deleted a fresh preview of an open pull request")
+	}
+	l.sim.SetWebhook("", "")
+	if err := l.sim.ClosePR("alice", "acme", "ops", pr); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.srv.resync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(t, api) {
+		t.Error("the resync kept the preview of a closed pull request")
 	}
 }

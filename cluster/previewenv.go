@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 )
 
@@ -45,6 +46,10 @@ const (
 	// same name is another owner's and fails instead of replacing them.
 	previewGuardApp = "gantry-preview-guard"
 )
+
+// previewDeletionWait bounds the wait for a preview namespace being
+// deleted before it is made again.
+const previewDeletionWait = 2 * time.Minute
 
 // PreviewEnv is one preview namespace as the cluster holds it.
 type PreviewEnv struct {
@@ -108,7 +113,18 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 			return fmt.Errorf("Namespace/%s: %w", spec.Namespace, ErrForeignPreview)
 		}
 		if live.DeletionTimestamp != nil {
-			return fmt.Errorf("Namespace/%s is being deleted: try again in a moment", spec.Namespace)
+			// Deleted a moment ago (preview off, then on): wait for the
+			// namespace controller to finish, then make it anew.
+			err := wait.PollUntilContextTimeout(ctx, time.Second, previewDeletionWait, true, func(ctx context.Context) (bool, error) {
+				_, err := nsAPI.Get(ctx, spec.Namespace, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					return true, nil
+				}
+				return false, err
+			})
+			if err != nil {
+				return fmt.Errorf("Namespace/%s is still being deleted: %w", spec.Namespace, err)
+			}
 		}
 	}
 	labels := ownerLabels(repo, previewGuardApp)
