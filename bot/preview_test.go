@@ -383,7 +383,9 @@ func TestPreviewLabelAndTheResyncDeletingWhatIsStale(t *testing.T) {
 	}
 	// A maintainer's label previews the affected app, api.
 	l.label(t, "maria", pr, "labeled", "gantry/preview")
-	waitFor(t, "api's preview", func() bool { return strings.Contains(l.previewComment(pr), "| `api` | `"+api+"` | `local` | ✅ healthy |") })
+	waitFor(t, "api's preview", func() bool {
+		return strings.Contains(l.previewComment(pr), "| `api` | `"+api+"` | `local` | ✅ healthy |")
+	})
 	// With the label on, a push that changes web previews web too.
 	if _, err := l.sim.Push("alice", "acme", "ops", "lbl", map[string]string{"apps/web/cm.yaml": configMap("web-config", "labelled")}, nil, "web"); err != nil {
 		t.Fatal(err)
