@@ -238,7 +238,8 @@ func (s *Server) previewApp(ctx context.Context, dir, repo string, pr int, head 
 	ns := preview.Namespace(repo, pr, app.Name)
 	res := previewResult{App: app.Name, Cluster: app.Cluster, Namespace: ns, Head: head}
 	refuse := func(why ...string) previewResult {
-		res.State, res.Problems = previewRefused, append(res.Problems, why...)
+		// Nothing of this head was applied: the row names no commit.
+		res.State, res.Problems, res.Head = previewRefused, append(res.Problems, why...), ""
 		return res
 	}
 	fail := func(err error) previewResult {

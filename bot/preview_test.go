@@ -445,3 +445,34 @@ func TestPreviewLabelAndTheResyncDeletingWhatIsStale(t *testing.T) {
 		t.Error("the resync kept the preview of a closed pull request")
 	}
 }
+
+func TestPreviewResourceQuotaRefusesALoadBalancer(t *testing.T) {
+	l := startServer(t, previewFiles, previewServer)
+	if err := l.sim.SetPermission("acme", "ops", "maria", "maintain"); err != nil {
+		t.Fatal(err)
+	}
+	// The default quota allows no LoadBalancer Service: it would take an
+	// address outside the namespace.
+	lb := "apiVersion: v1\nkind: Service\nmetadata:\n  name: api-public\nspec:\n  type: LoadBalancer\n  selector: {app: api}\n  ports: [{port: 443}]\n"
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "lb", Base: "main", Title: "lb",
+		Files: map[string]string{"apps/api/lb.yaml": lb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	ns := preview.Namespace("acme/ops", pr, "api")
+	cleanupNamespace(t, ns)
+	l.answer(t, "maria", pr, "/gantry preview", "")
+	waitFor(t, "the failure", func() bool { return strings.Contains(l.previewComment(pr), "❌ failed") })
+	body := l.previewComment(pr)
+	if !strings.Contains(body, "exceeded quota: gantry-preview") || !strings.Contains(body, "services.loadbalancers") {
+		t.Errorf("the comment does not say the quota refused the Service:\n%s", body)
+	}
+	if _, err := kube.Client.CoreV1().Services(ns).Get(context.Background(), "api-public", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the LoadBalancer Service exists in the preview: %v", err)
+	}
+	// What fits the quota is there.
+	if _, err := kube.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), "api-config", metav1.GetOptions{}); err != nil {
+		t.Errorf("api-config is not in the preview: %v", err)
+	}
+}

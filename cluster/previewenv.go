@@ -152,6 +152,7 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 	if _, err := c.typed.CoreV1().ResourceQuotas(spec.Namespace).Apply(ctx, quota, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("ResourceQuota/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
 	}
+	c.waitQuotaCounted(ctx, spec.Namespace, hard)
 	list := func(m map[string]string) (corev1.ResourceList, error) {
 		out := corev1.ResourceList{}
 		for k, v := range m {
@@ -184,6 +185,31 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 		return fmt.Errorf("LimitRange/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
 	}
 	return nil
+}
+
+// quotaCountWait bounds the wait for the quota controller to count a new
+// ResourceQuota.
+const quotaCountWait = 30 * time.Second
+
+// waitQuotaCounted waits, within quotaCountWait, until the quota
+// controller has counted the preview's ResourceQuota: until then the API
+// server refuses every object the quota covers ("status unknown for
+// quota"), so an apply at once would fail for no reason of the app's. A
+// cluster without the controller is not waited for longer: its objects
+// then fail with the API server's message, said in the comment.
+func (c *Client) waitQuotaCounted(ctx context.Context, ns string, hard corev1.ResourceList) {
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, quotaCountWait, true, func(ctx context.Context) (bool, error) {
+		q, err := c.typed.CoreV1().ResourceQuotas(ns).Get(ctx, PreviewGuardName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for k, v := range hard {
+			if got, ok := q.Status.Hard[k]; !ok || got.Cmp(v) != 0 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 }
 
 // previewOf reads a namespace's preview identity; false when it is not a
