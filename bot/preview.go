@@ -222,7 +222,9 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 				repo, plural(count, "preview", "previews"))}})
 			continue
 		}
+		start := time.Now()
 		r := s.previewApp(ctx, t.head, repo, j.PR, head, a)
+		s.log.Info("preview", append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())...)
 		if !mine[a.Name] && r.Namespace != "" && r.State != previewRefused {
 			count++
 			mine[a.Name] = true
