@@ -223,7 +223,7 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 			continue
 		}
 		start := time.Now()
-		r := s.previewApp(ctx, t.head, repo, j.PR, head, a)
+		r := s.previewApp(ctx, t.head, j, head, a)
 		s.log.Info("preview", append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())...)
 		if !mine[a.Name] && r.Namespace != "" && r.State != previewRefused {
 			count++
@@ -236,7 +236,8 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 
 // previewApp renders app at dir, rewrites it into its preview namespace
 // and applies it there, waiting for health.
-func (s *Server) previewApp(ctx context.Context, dir, repo string, pr int, head string, app config.App) previewResult {
+func (s *Server) previewApp(ctx context.Context, dir string, j Job, head string, app config.App) previewResult {
+	repo, pr := j.Owner+"/"+j.Repo, j.PR
 	ns := preview.Namespace(repo, pr, app.Name)
 	res := previewResult{App: app.Name, Cluster: app.Cluster, Namespace: ns, Head: head}
 	refuse := func(why ...string) previewResult {
@@ -276,7 +277,7 @@ func (s *Server) previewApp(ctx context.Context, dir, repo string, pr int, head 
 		}
 		return refuse()
 	}
-	env := cluster.PreviewEnv{Namespace: ns, Repository: repo, PR: pr, App: app.Name, Head: head, Updated: time.Now()}
+	env := cluster.PreviewEnv{Namespace: ns, Repository: repo, PR: pr, App: app.Name, Head: head, Updated: time.Now(), Installation: j.InstallationID}
 	spec := cluster.PreviewSpec{PreviewEnv: env, Quota: pv.Quota, DefaultRequest: pv.Limits.DefaultRequest, Default: pv.Limits.Default, PodSecurity: pv.PodSecurity}
 	if err := c.EnsurePreview(ctx, spec); err != nil {
 		if errors.Is(err, cluster.ErrForeignPreview) {
@@ -428,6 +429,22 @@ func (s *Server) tendPreviews(ctx context.Context, open map[string]bool, complet
 			continue
 		}
 		s.log.Info("preview deleted", "namespace", p.env.Namespace, "repository", p.env.Repository, "pr", p.env.PR, "expired", expired, "closed", closed)
+		if p.env.Installation == 0 {
+			continue
+		}
+		why := "the pull request is no longer open"
+		if expired {
+			why = "no update for " + ttlText(s.cfg.Previews.TTL.D())
+		}
+		gh, err := s.app.Client(p.env.Installation)
+		if err == nil {
+			j := Job{InstallationID: p.env.Installation, Owner: owner, Repo: name, PR: p.env.PR}
+			err = s.publishPreview(ctx, gh, j, "", []previewResult{{App: p.env.App, Cluster: p.cluster, Namespace: p.env.Namespace,
+				State: previewDeleted, Head: p.env.Head, Notes: []string{why}}})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("say on #%d that its preview %s was deleted: %w", p.env.PR, p.env.Namespace, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -416,6 +416,9 @@ func TestPreviewLabelAndTheResyncDeletingWhatIsStale(t *testing.T) {
 	if !gone(t, api) {
 		t.Error("the resync kept a preview past its TTL")
 	}
+	if body := l.previewComment(pr); !strings.Contains(body, "🗑️ deleted") || !strings.Contains(body, "no update for 24 hours") {
+		t.Errorf("the comment does not say the preview expired:\n%s", body)
+	}
 	// ...and one whose pull request closed while the delivery was lost.
 	waitFor(t, "api's old namespace gone", func() bool {
 		_, err := kube.Client.CoreV1().Namespaces().Get(context.Background(), api, metav1.GetOptions{})

@@ -37,6 +37,8 @@ const (
 	PreviewHeadAnnotation = "gantry.dev/preview-head"
 	// PreviewUpdatedAnnotation holds when it was last applied (RFC 3339).
 	PreviewUpdatedAnnotation = "gantry.dev/preview-updated"
+	// PreviewInstallationAnnotation holds the App installation's ID.
+	PreviewInstallationAnnotation = "gantry.dev/preview-installation"
 	// PreviewAppPrefix makes a preview's app name for Apply.
 	PreviewAppPrefix = "preview."
 	// PreviewGuardName names the ResourceQuota and LimitRange gantry puts
@@ -59,6 +61,10 @@ type PreviewEnv struct {
 	App        string
 	Head       string
 	Updated    time.Time
+	// Installation is the GitHub App installation that made it (0 when
+	// unknown), for the resync to say in the pull request that it deleted
+	// it.
+	Installation int64
 }
 
 // ApplyName is the app name its objects are applied and inventoried as.
@@ -133,7 +139,8 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 	labels[PreviewPRLabel] = strconv.Itoa(spec.PR)
 	labels[PreviewAppLabel] = spec.App
 	labels["pod-security.kubernetes.io/enforce"] = spec.PodSecurity
-	ann := map[string]string{RepositoryAnnotation: repo, PreviewHeadAnnotation: spec.Head, PreviewUpdatedAnnotation: spec.Updated.UTC().Format(time.RFC3339)}
+	ann := map[string]string{RepositoryAnnotation: repo, PreviewHeadAnnotation: spec.Head, PreviewUpdatedAnnotation: spec.Updated.UTC().Format(time.RFC3339),
+		PreviewInstallationAnnotation: strconv.FormatInt(spec.Installation, 10)}
 	nsAC := corev1ac.Namespace(spec.Namespace).WithLabels(labels).WithAnnotations(ann)
 	if _, err := nsAPI.Apply(ctx, nsAC, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("Namespace/%s apply: %w", spec.Namespace, err)
@@ -228,7 +235,8 @@ func previewOf(ns *corev1.Namespace) (PreviewEnv, bool) {
 		return PreviewEnv{}, false
 	}
 	updated, _ := time.Parse(time.RFC3339, a[PreviewUpdatedAnnotation])
-	return PreviewEnv{Namespace: ns.Name, Repository: repo, PR: pr, App: l[PreviewAppLabel], Head: a[PreviewHeadAnnotation], Updated: updated}, true
+	inst, _ := strconv.ParseInt(a[PreviewInstallationAnnotation], 10, 64)
+	return PreviewEnv{Namespace: ns.Name, Repository: repo, PR: pr, App: l[PreviewAppLabel], Head: a[PreviewHeadAnnotation], Updated: updated, Installation: inst}, true
 }
 
 // Previews lists the preview namespaces of repo ("" for every
