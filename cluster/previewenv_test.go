@@ -13,7 +13,7 @@ import (
 func TestPreviewIdentityMustAgree(t *testing.T) {
 	good := func() *corev1.Namespace {
 		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gantry-pr-3-web-x",
-			Labels: map[string]string{PreviewLabel: "true", PreviewPRLabel: "3", PreviewAppLabel: "web", RepositoryLabel: RepositoryHash("acme/ops")},
+			Labels:      map[string]string{PreviewLabel: "true", PreviewPRLabel: "3", PreviewAppLabel: "web", RepositoryLabel: RepositoryHash("acme/ops")},
 			Annotations: map[string]string{RepositoryAnnotation: "acme/ops", PreviewHeadAnnotation: "abc", PreviewUpdatedAnnotation: "2026-11-29T10:00:00Z"}}}
 	}
 	tests := []struct {
