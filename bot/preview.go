@@ -83,7 +83,7 @@ func (s *Server) previewCommand(ctx context.Context, gh *github.Client, j Job, p
 	if why := excluded(pr, s.route); why != "" {
 		return "❌ " + why + ": this gantry server does not process it.", nil
 	}
-	return s.preview(ctx, gh, j, pr, c.Apps, true)
+	return s.preview(ctx, gh, j, pr, c.Apps, len(c.Apps) == 0)
 }
 
 // previewLabel runs the preview label's addition or removal as the

@@ -437,6 +437,9 @@ func TestPreviewLabelAndTheResyncDeletingWhatIsStale(t *testing.T) {
 	if gone(t, api) {
 		t.Fatal("the resync deleted a fresh preview of an open pull request")
 	}
+	if !gone(t, web) {
+		t.Error("`/gantry preview api` previewed web too")
+	}
 	l.sim.SetWebhook("", "")
 	if err := l.sim.ClosePR("alice", "acme", "ops", pr); err != nil {
 		t.Fatal(err)
