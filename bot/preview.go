@@ -224,7 +224,11 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 		}
 		start := time.Now()
 		r := s.previewApp(ctx, t.head, j, head, a)
-		s.log.Info("preview", append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())...)
+		attrs := append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())
+		if len(r.Problems) > 0 {
+			attrs = append(attrs, "problem", r.Problems[0])
+		}
+		s.log.Info("preview", attrs...)
 		if !mine[a.Name] && r.Namespace != "" && r.State != previewRefused {
 			count++
 			mine[a.Name] = true

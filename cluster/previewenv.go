@@ -106,17 +106,57 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 		return fmt.Errorf("preview %s: %w", spec.Namespace, ErrNoRepository)
 	}
 	spec.Repository = repo
+	// A namespace made again just after its deletion can be swept by the
+	// end of that deletion (its guard objects then fail as not found, or
+	// the namespace is gone or terminating again): start over, a few
+	// times.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var again bool
+		again, err = c.ensurePreviewOnce(ctx, spec)
+		if !again {
+			return err
+		}
+		if serr := sleepContext(ctx, time.Second); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+// sleepContext waits d, or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// swept says whether err is a namespace deleted or terminating under a
+// write: the preview is made again.
+func swept(err error) bool {
+	return apierrors.IsNotFound(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
+}
+
+// ensurePreviewOnce is one attempt of EnsurePreview; again says the
+// namespace was swept under it and another attempt should follow.
+func (c *Client) ensurePreviewOnce(ctx context.Context, spec PreviewSpec) (again bool, _ error) {
+	repo := spec.Repository
 	nsAPI := c.typed.CoreV1().Namespaces()
 	live, err := nsAPI.Get(ctx, spec.Namespace, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		live = nil
 	case err != nil:
-		return fmt.Errorf("Namespace/%s read: %w", spec.Namespace, err)
+		return false, fmt.Errorf("Namespace/%s read: %w", spec.Namespace, err)
 	}
 	if live != nil {
 		if got, ok := previewOf(live); !ok || got.Repository != repo || got.PR != spec.PR || got.App != spec.App {
-			return fmt.Errorf("Namespace/%s: %w", spec.Namespace, ErrForeignPreview)
+			return false, fmt.Errorf("Namespace/%s: %w", spec.Namespace, ErrForeignPreview)
 		}
 		if live.DeletionTimestamp != nil {
 			// Deleted a moment ago (preview off, then on): wait for the
@@ -129,7 +169,7 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 				return false, err
 			})
 			if err != nil {
-				return fmt.Errorf("Namespace/%s is still being deleted: %w", spec.Namespace, err)
+				return false, fmt.Errorf("Namespace/%s is still being deleted: %w", spec.Namespace, err)
 			}
 		}
 	}
@@ -142,22 +182,26 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 	ann := map[string]string{RepositoryAnnotation: repo, PreviewHeadAnnotation: spec.Head, PreviewUpdatedAnnotation: spec.Updated.UTC().Format(time.RFC3339),
 		PreviewInstallationAnnotation: strconv.FormatInt(spec.Installation, 10)}
 	nsAC := corev1ac.Namespace(spec.Namespace).WithLabels(labels).WithAnnotations(ann)
-	if _, err := nsAPI.Apply(ctx, nsAC, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-		return fmt.Errorf("Namespace/%s apply: %w", spec.Namespace, err)
+	made, err := nsAPI.Apply(ctx, nsAC, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return false, fmt.Errorf("Namespace/%s apply: %w", spec.Namespace, err)
 	}
 	guard := ownerLabels(repo, previewGuardApp)
 	hard := corev1.ResourceList{}
 	for k, v := range spec.Quota {
 		q, err := resource.ParseQuantity(v)
 		if err != nil {
-			return fmt.Errorf("preview quota %s: %w", k, err)
+			return false, fmt.Errorf("preview quota %s: %w", k, err)
 		}
 		hard[corev1.ResourceName(k)] = q
 	}
 	quota := corev1ac.ResourceQuota(PreviewGuardName, spec.Namespace).WithLabels(guard).
 		WithAnnotations(map[string]string{RepositoryAnnotation: repo}).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard))
-	if _, err := c.typed.CoreV1().ResourceQuotas(spec.Namespace).Apply(ctx, quota, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-		return fmt.Errorf("ResourceQuota/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
+	if err := retryTerminating(ctx, func() error {
+		_, err := c.typed.CoreV1().ResourceQuotas(spec.Namespace).Apply(ctx, quota, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		return err
+	}); err != nil {
+		return swept(err), fmt.Errorf("ResourceQuota/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
 	}
 	c.waitQuotaCounted(ctx, spec.Namespace, hard)
 	list := func(m map[string]string) (corev1.ResourceList, error) {
@@ -173,11 +217,11 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 	}
 	req, err := list(spec.DefaultRequest)
 	if err != nil {
-		return err
+		return false, err
 	}
 	lim, err := list(spec.Default)
 	if err != nil {
-		return err
+		return false, err
 	}
 	item := corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer)
 	if len(req) > 0 {
@@ -188,10 +232,41 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 	}
 	lr := corev1ac.LimitRange(PreviewGuardName, spec.Namespace).WithLabels(guard).
 		WithAnnotations(map[string]string{RepositoryAnnotation: repo}).WithSpec(corev1ac.LimitRangeSpec().WithLimits(item))
-	if _, err := c.typed.CoreV1().LimitRanges(spec.Namespace).Apply(ctx, lr, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-		return fmt.Errorf("LimitRange/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
+	if err := retryTerminating(ctx, func() error {
+		_, err := c.typed.CoreV1().LimitRanges(spec.Namespace).Apply(ctx, lr, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		return err
+	}); err != nil {
+		return swept(err), fmt.Errorf("LimitRange/%s/%s apply: %w", spec.Namespace, PreviewGuardName, err)
 	}
-	return nil
+	now, err := nsAPI.Get(ctx, spec.Namespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, fmt.Errorf("Namespace/%s: deleted as it was made", spec.Namespace)
+	case err != nil:
+		return false, fmt.Errorf("Namespace/%s read: %w", spec.Namespace, err)
+	case now.UID != made.UID || now.DeletionTimestamp != nil:
+		return true, fmt.Errorf("Namespace/%s: deleted as it was made", spec.Namespace)
+	}
+	return false, nil
+}
+
+// retryTerminating runs write until it is not refused for a namespace
+// being terminated, within previewDeletionWait. A namespace made again
+// just after its deletion is still terminating in the API server's
+// admission cache for a moment, though reading it says otherwise.
+func retryTerminating(ctx context.Context, write func() error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, previewDeletionWait, true, func(context.Context) (bool, error) {
+		last = write()
+		if last != nil && apierrors.HasStatusCause(last, corev1.NamespaceTerminatingCause) {
+			return false, nil
+		}
+		return true, last
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
 }
 
 // quotaCountWait bounds the wait for the quota controller to count a new
