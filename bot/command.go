@@ -19,10 +19,11 @@ const (
 	VerbUnlock          Verb = "unlock"
 	VerbApprovePolicies Verb = "approve-policies"
 	VerbRevert          Verb = "revert"
+	VerbPreview         Verb = "preview"
 )
 
 // verbs in the order help lists them.
-var verbs = []Verb{VerbHelp, VerbPlan, VerbApply, VerbUnlock, VerbApprovePolicies, VerbRevert}
+var verbs = []Verb{VerbHelp, VerbPlan, VerbApply, VerbUnlock, VerbApprovePolicies, VerbRevert, VerbPreview}
 
 // Command is one `/gantry` line of a comment.
 type Command struct {
@@ -32,6 +33,8 @@ type Command struct {
 	Apps []string
 	// Reason given to approve-policies.
 	Reason string
+	// Off asks `/gantry preview off [app…]` to delete previews.
+	Off bool
 	// Line is the 1-based line of the comment the command is on.
 	Line int
 }
@@ -106,6 +109,11 @@ func parseCommand(args []string, line int) (Command, string) {
 		return Command{Verb: verb, Line: line}, ""
 	case VerbPlan, VerbApply, VerbUnlock:
 		return Command{Verb: verb, Apps: dedupe(rest), Line: line}, ""
+	case VerbPreview:
+		if len(rest) > 0 && strings.EqualFold(rest[0], "off") {
+			return Command{Verb: verb, Off: true, Apps: dedupe(rest[1:]), Line: line}, ""
+		}
+		return Command{Verb: verb, Apps: dedupe(rest), Line: line}, ""
 	case VerbApprovePolicies:
 		if len(rest) == 0 {
 			return Command{}, "`/gantry approve-policies` needs a reason, e.g. `/gantry approve-policies hotfix for INC-412`: it is recorded in the policy check."
@@ -167,5 +175,7 @@ func HelpText() string {
 | ` + "`/gantry unlock [app…]`" + ` | release this pull request's locks |
 | ` + "`/gantry approve-policies <reason>`" + ` | override policy denies, recorded with your reason (policy owners only) |
 | ` + "`/gantry revert`" + ` | on a drift pull request: restore the cluster to Git now |
+| ` + "`/gantry preview [app…]`" + ` | apply the head into a preview namespace of this pull request's own, updated on every push (when the server enables previews) |
+| ` + "`/gantry preview off [app…]`" + ` | delete this pull request's previews (closing it does too) |
 | ` + "`/gantry help`" + ` | this list |`
 }

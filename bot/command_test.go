@@ -24,6 +24,11 @@ func TestParseComment(t *testing.T) {
 		{"approve without reason", "/gantry approve-policies", nil, "needs a reason"},
 		{"revert", "/gantry revert", []Command{{Verb: VerbRevert, Line: 1}}, ""},
 		{"revert with args", "/gantry revert now", nil, "takes no arguments"},
+		{"preview the affected apps", "/gantry preview", []Command{{Verb: VerbPreview, Line: 1}}, ""},
+		{"preview named apps", "/gantry preview web,api web", []Command{{Verb: VerbPreview, Apps: []string{"web", "api"}, Line: 1}}, ""},
+		{"preview off", "/gantry Preview OFF", []Command{{Verb: VerbPreview, Off: true, Line: 1}}, ""},
+		{"preview off one app", "/gantry preview off web", []Command{{Verb: VerbPreview, Off: true, Apps: []string{"web"}, Line: 1}}, ""},
+		{"preview typo suggests", "/gantry preveiw", nil, "did you mean `/gantry preview`?"},
 		{"inside a fenced block", "try:\n```\n/gantry apply\n```\n", nil, ""},
 		{"inside a tilde fence with info string", "~~~sh\n/gantry apply\n~~~\n/gantry plan", []Command{{Verb: VerbPlan, Line: 4}}, ""},
 		{"after a fence closes", "```\nx\n```\n/gantry plan web", []Command{{Verb: VerbPlan, Apps: []string{"web"}, Line: 4}}, ""},
@@ -65,7 +70,7 @@ func FuzzParseComment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		p := ParseComment(body)
 		for _, c := range p.Commands {
-			if !slices.Contains([]Verb{VerbHelp, VerbPlan, VerbApply, VerbUnlock, VerbApprovePolicies, VerbRevert}, c.Verb) {
+			if !slices.Contains([]Verb{VerbHelp, VerbPlan, VerbApply, VerbUnlock, VerbApprovePolicies, VerbRevert, VerbPreview}, c.Verb) {
 				t.Fatalf("unknown verb %q from %q", c.Verb, body)
 			}
 		}

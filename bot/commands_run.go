@@ -66,6 +66,9 @@ func (s *Server) command(ctx context.Context, j Job) error {
 // commandText is the command as gantry echoes it: user text made safe.
 func commandText(c Command) string {
 	parts := []string{string(c.Verb)}
+	if c.Off {
+		parts = append(parts, "off")
+	}
 	parts = append(parts, c.Apps...)
 	if c.Reason != "" {
 		parts = append(parts, c.Reason)
@@ -133,6 +136,8 @@ func (s *Server) runCommand(ctx context.Context, gh *github.Client, j Job, pr *g
 		return s.applyCommand(ctx, gh, j, pr, c, allowed)
 	case VerbRevert:
 		return s.revertCommand(ctx, gh, j, pr, c, allowed)
+	case VerbPreview:
+		return s.previewCommand(ctx, gh, j, pr, c, allowed)
 	}
 	return "", fmt.Errorf("command %q has no handler", c.Verb)
 }

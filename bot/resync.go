@@ -79,9 +79,11 @@ func (s *Server) resyncOf(ctx context.Context, owns func(repository string) bool
 		}
 		opts.Page = resp.NextPage
 	}
-	if len(errs) == 0 {
+	complete := len(errs) == 0
+	if complete {
 		errs = append(errs, s.tendLocks(ctx, open, owns))
 	}
+	errs = append(errs, s.tendPreviews(ctx, open, complete, owns))
 	return errors.Join(errs...)
 }
 

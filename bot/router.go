@@ -15,14 +15,19 @@ type JobKind string
 
 // The kinds of work an event can start.
 const (
-	JobPlan         JobKind = "plan"         // render, policy and diff a pull request's head
-	JobPRClosed     JobKind = "pr-closed"    // release locks; a merge's apply follows its push
-	JobCommand      JobKind = "command"      // run the commands of a comment
-	JobApply        JobKind = "apply"        // a push to a base branch: apply what it changed
-	JobInstallation JobKind = "installation" // the App's installations changed: resync them
-	JobDriftPRClose JobKind = "drift-closed" // one of gantry's drift PRs closed unmerged: restore the cluster to Git
-	JobDrift        JobKind = "drift"        // compare apps' live state with Git and act as their drift mode says
-	JobPromote      JobKind = "promote"      // open the promotion pull requests whose soak has ended
+	JobPlan         JobKind = "plan"          // render, policy and diff a pull request's head
+	JobPRClosed     JobKind = "pr-closed"     // release locks; a merge's apply follows its push
+	JobCommand      JobKind = "command"       // run the commands of a comment
+	JobApply        JobKind = "apply"         // a push to a base branch: apply what it changed
+	JobInstallation JobKind = "installation"  // the App's installations changed: resync them
+	JobDriftPRClose JobKind = "drift-closed"  // one of gantry's drift PRs closed unmerged: restore the cluster to Git
+	JobDrift        JobKind = "drift"         // compare apps' live state with Git and act as their drift mode says
+	JobPromote      JobKind = "promote"       // open the promotion pull requests whose soak has ended
+	JobPreviewLabel JobKind = "preview-label" // the preview label was added: preview the affected apps
+	// JobPreviewUnlabel is the preview label's removal: delete the
+	// previews. A kind of its own, so the queue never takes a removal
+	// for the addition it follows.
+	JobPreviewUnlabel JobKind = "preview-unlabel"
 )
 
 // Job is the work one event asks for. Lane says which serial lane it runs
@@ -87,6 +92,9 @@ type RouteConfig struct {
 	// DriftBranchPrefix is where gantry's drift pull requests live. The
 	// branch name alone proves nothing: see Seal.
 	DriftBranchPrefix string
+	// PreviewLabel is the pull request label that asks for previews; ""
+	// when previews are off.
+	PreviewLabel string
 	// Seal recognises gantry's own drift pull requests: opened by the bot,
 	// from the drift prefix, with a body that opens with a drift marker
 	// sealed for that pull request. Without it no pull request is taken
@@ -170,6 +178,17 @@ func routePR(e *github.PullRequestEvent, cfg RouteConfig) Decision {
 		if e.GetAction() == "synchronize" {
 			job.Before = e.GetBefore()
 		}
+	case "labeled", "unlabeled":
+		if cfg.PreviewLabel == "" || e.GetLabel().GetName() != cfg.PreviewLabel {
+			return ignore("pull_request %s %q", e.GetAction(), e.GetLabel().GetName())
+		}
+		// As if the labeller commented `/gantry preview` (or `off`): the
+		// same authorization and answers.
+		job.Kind = JobPreviewLabel
+		if e.GetAction() == "unlabeled" {
+			job.Kind = JobPreviewUnlabel
+		}
+		job.Comment = &Parsed{Commands: []Command{{Verb: VerbPreview, Off: e.GetAction() == "unlabeled"}}}
 	case "closed":
 		job.Kind = JobPRClosed
 		// A merge into the default branch is applied by its push, which

@@ -30,6 +30,13 @@ func prEvent(action string, mutate func(*github.PullRequest)) *github.PullReques
 		Installation: &github.Installation{ID: github.Int64(42)}, Sender: &github.User{Login: github.String("alice")}}
 }
 
+// labelEvent is pull request 7 labelled (or unlabelled) with name.
+func labelEvent(action, name string) *github.PullRequestEvent {
+	e := prEvent(action, nil)
+	e.Label = &github.Label{Name: github.String(name)}
+	return e
+}
+
 func commentEvent(login, typ, body string, onPR bool) *github.IssueCommentEvent {
 	issue := &github.Issue{Number: github.Int(7)}
 	if onPR {
@@ -77,6 +84,16 @@ func TestRoute(t *testing.T) {
 		{"synchronize", prEvent("synchronize", nil), nil, plan, ""},
 		{"ready for review", prEvent("ready_for_review", nil), nil, plan, ""},
 		{"labeled is ignored", prEvent("labeled", nil), nil, nil, "pull_request labeled"},
+		{"the preview label is ignored when previews are off", labelEvent("labeled", "gantry/preview"), nil, nil, "pull_request labeled \"gantry/preview\""},
+		{"another label is ignored", labelEvent("labeled", "bug"), &RouteConfig{PreviewLabel: "gantry/preview"}, nil, "pull_request labeled \"bug\""},
+		{"the preview label previews", labelEvent("labeled", "gantry/preview"), &RouteConfig{PreviewLabel: "gantry/preview"},
+			with(plan, func(j *Job) {
+				j.Kind, j.PRFiltered, j.Comment = JobPreviewLabel, false, &Parsed{Commands: []Command{{Verb: VerbPreview}}}
+			}), ""},
+		{"removing the preview label deletes the previews", labelEvent("unlabeled", "gantry/preview"), &RouteConfig{PreviewLabel: "gantry/preview"},
+			with(plan, func(j *Job) {
+				j.Kind, j.PRFiltered, j.Comment = JobPreviewUnlabel, false, &Parsed{Commands: []Command{{Verb: VerbPreview, Off: true}}}
+			}), ""},
 		{"draft ignored", prEvent("opened", func(p *github.PullRequest) { p.Draft = github.Bool(true) }), nil, nil, "is a draft"},
 		{"draft processed when configured", prEvent("opened", func(p *github.PullRequest) { p.Draft = github.Bool(true) }), &RouteConfig{Drafts: true}, plan, ""},
 		{"fork ignored", prEvent("opened", func(p *github.PullRequest) {

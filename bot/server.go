@@ -176,6 +176,9 @@ func NewServer(ctx context.Context, cfg *config.Server, opts ServerOptions) (*Se
 	s.delivery = &deliveryStats{s: s}
 	s.metrics.Registry.MustRegister(s.delivery)
 	s.route = RouteConfig{BotLogin: bot, Drafts: cfg.PullRequests.Drafts, Forks: cfg.PullRequests.Forks, DriftBranchPrefix: opts.DriftBranchPrefix}
+	if cfg.Previews.Enabled {
+		s.route.PreviewLabel = cfg.Previews.Label
+	}
 	s.route.Seal = s.pipe.Seal
 	s.pipe.Route = s.route
 	s.hook = &Webhook{Secret: secret, Route: s.route, Enqueue: s.queue.Enqueue, Log: log, Deliveries: s.deliveryRecorder(), Forward: s.forward,
@@ -215,7 +218,16 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 	}
 	switch j.Kind {
 	case JobPlan:
-		return s.plan(ctx, j)
+		err := s.plan(ctx, j)
+		if ctx.Err() != nil {
+			return err // superseded or shutting down: the newer head's job updates the previews
+		}
+		if perr := s.previewOnPush(ctx, j); perr != nil {
+			err = errors.Join(err, fmt.Errorf("update previews: %w", perr))
+		}
+		return err
+	case JobPreviewLabel, JobPreviewUnlabel:
+		return s.previewLabel(ctx, j)
 	case JobCommand:
 		return s.command(ctx, j)
 	case JobDrift:
@@ -224,6 +236,9 @@ func (s *Server) runJob(ctx context.Context, j Job) (err error) {
 		return s.driftPRClosed(ctx, j)
 	case JobPRClosed:
 		s.pipe.LockWaits.closed(j)
+		if err := s.closePreviews(ctx, j); err != nil {
+			s.log.Warn("previews not deleted: the resync deletes them", append(jobAttrs(j), "err", err)...)
+		}
 		if j.Merged {
 			s.log.Info("merged: the locks stay until its push is applied", jobAttrs(j)...)
 			return nil

@@ -37,6 +37,7 @@ func ParseServer(file string, data []byte, dir string) (*Server, error) {
 	}
 	s.applyDefaults()
 	s.defaultApplyCommand(d)
+	s.defaultPreviews()
 	s.defaultLeaderElection()
 	return s, nil
 }
@@ -200,6 +201,7 @@ func validateServer(d *decoder, s *Server) {
 	validateGrants(d, s)
 	validateSOPS(d, s)
 	validateApplyCommand(d, s)
+	validatePreviews(d, s)
 	validateNotifications(d, s)
 	validateLeaderElection(d, s)
 	validateShards(d, s)
@@ -254,12 +256,12 @@ func (s *Server) applyDefaults() {
 }
 
 // DefaultPermissions apply when the configuration grants none: anyone who
-// can push may plan and unlock; applying, overriding policy and reverting
-// drift need the maintain role.
+// can push may plan and unlock; applying, overriding policy, reverting
+// drift and previewing need the maintain role.
 func DefaultPermissions() []Permission {
 	return []Permission{
 		{Commands: []Command{CommandPlan, CommandUnlock}, MinRole: "write"},
-		{Commands: []Command{CommandApply, CommandApprovePolicies, CommandRevert}, MinRole: "maintain"},
+		{Commands: []Command{CommandApply, CommandApprovePolicies, CommandRevert, CommandPreview}, MinRole: "maintain"},
 	}
 }
 

@@ -55,7 +55,7 @@ func TestParseServerErrors(t *testing.T) {
 		yaml: good + "clusters: [{name: prod, inCluster: true}]\npolicies:\n  - {name: base, path: nodir}\npermissions:\n  - commands: [aply]\n    minRole: writer\n  - commands: [plan]\n    teams: [platform]\n  - commands: [unlock]\nresyncInterval: 1s\n",
 		want: []string{
 			"server.yaml:4:24: policies[0].path: " + filepath.Join(dir, "nodir") + ": no such file or directory",
-			`server.yaml:6:16: permissions[0].commands[0]: "aply" is not one of plan, apply, unlock, approve-policies, revert (did you mean "apply"?)`,
+			`server.yaml:6:16: permissions[0].commands[0]: "aply" is not one of plan, apply, unlock, approve-policies, revert, preview (did you mean "apply"?)`,
 			`server.yaml:7:14: permissions[0].minRole: "writer" is not one of read, triage, write, maintain, admin (did you mean "write"?)`,
 			`server.yaml:9:13: permissions[1].teams[0]: "platform" must be org/team-slug`,
 			"server.yaml:10:5: permissions[2]: grants to nobody: give users, teams or minRole",
@@ -80,6 +80,19 @@ func TestParseServerErrors(t *testing.T) {
 			`server.yaml:7:25: starterPack.exclude[2]: "probes" is listed twice`,
 			`server.yaml:8:3: starterPack: unknown field "allowNodeport" (did you mean "allowNodePort"?)`,
 		},
+	}, {
+		name: "previews",
+		yaml: good + "clusters: [{name: staging, inCluster: true}]\npreviews:\n  enabled: true\n  clusters: [stagin]\n  maxObjects: -1\n  podSecurity: lax\n  quota: {pods: lots}\n",
+		want: []string{
+			`server.yaml:5:14: previews.clusters[0]: no cluster "stagin" is configured (did you mean "staging"?)`,
+			"server.yaml:6:15: previews.maxObjects: -1 is negative",
+			`server.yaml:7:16: previews.podSecurity: "lax" is not one of restricted, baseline, privileged`,
+			`server.yaml:8:10: previews.quota: pods: "lots" is not a quantity`,
+		},
+	}, {
+		name: "previews without a cluster",
+		yaml: good + "clusters: [{name: s, inCluster: true}]\npreviews: {enabled: true}\n",
+		want: []string{"server.yaml:3:11: previews.clusters: previews are enabled but no cluster may hold them: name at least one"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +130,8 @@ func TestParseServerDefaults(t *testing.T) {
 		Metrics:        Metrics{Listener: DefaultMetricsListener},
 		State:          State{Cluster: "only", Namespace: DefaultSystemNamespace, LeaderElection: LeaderElection{LeaseDuration: Duration(DefaultLeaseDuration)}},
 		ApplyCommand:   ApplyCommand{MergeMethod: "merge"},
+		Previews: Previews{Label: DefaultPreviewLabel, MaxPerRepository: DefaultPreviewsPerRepository, MaxObjects: DefaultPreviewMaxObjects,
+			TTL: Duration(DefaultPreviewTTL), Quota: DefaultPreviewQuota, Limits: DefaultPreviewLimits, PodSecurity: DefaultPreviewPodSecurity},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -34,6 +34,9 @@ type Server struct {
 	// ApplyCommand says what `/gantry apply` requires and whether it
 	// merges.
 	ApplyCommand ApplyCommand `yaml:"applyCommand"`
+	// Previews says whether and within which quotas `/gantry preview`
+	// applies pull requests into namespaces of their own.
+	Previews Previews `yaml:"previews"`
 	// ResyncInterval is how often open PRs, locks, base heads and clusters
 	// are reconciled with what should be. Default: 5m.
 	ResyncInterval Duration `yaml:"resyncInterval"`
@@ -131,10 +134,11 @@ const (
 	CommandUnlock          Command = "unlock"
 	CommandApprovePolicies Command = "approve-policies"
 	CommandRevert          Command = "revert"
+	CommandPreview         Command = "preview"
 )
 
 // Commands lists every Command, for validation and "did you mean".
-var Commands = []Command{CommandPlan, CommandApply, CommandUnlock, CommandApprovePolicies, CommandRevert}
+var Commands = []Command{CommandPlan, CommandApply, CommandUnlock, CommandApprovePolicies, CommandRevert, CommandPreview}
 
 // Permission grants commands to users, teams or repository roles, on the
 // apps whose names match Apps (globs; all when empty).
