@@ -351,3 +351,37 @@ func TestChartShardsAndRenderWorker(t *testing.T) {
 		}
 	}
 }
+
+// TestChartGrantsPreviewsOnlyWhenAsked: rbac.previews adds the quota and
+// limit-range grants preview namespaces need (server-side apply creates
+// and patches them; the quota is read back), and only then.
+func TestChartGrantsPreviewsOnlyWhenAsked(t *testing.T) {
+	ns := kube.Namespace(t)
+	for _, on := range []bool{false, true} {
+		vals := map[string]string{"github.appID": "42", "github.existingSecret": "s"}
+		if on {
+			vals["rbac.previews"] = "true"
+		}
+		objs, _, err := render.Render(context.Background(), "../..", chartApp(ns, vals))
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := false
+		for _, o := range objs {
+			if o.GetKind() != "ClusterRole" {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			for _, r := range rules {
+				rule, _ := r.(map[string]any)
+				res := fmt.Sprint(rule["resources"])
+				if strings.Contains(res, "resourcequotas") && strings.Contains(res, "limitranges") && fmt.Sprint(rule["verbs"]) == "[get create patch]" {
+					granted = true
+				}
+			}
+		}
+		if granted != on {
+			t.Errorf("rbac.previews=%v: quota and limit-range grants present = %v", on, granted)
+		}
+	}
+}
