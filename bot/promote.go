@@ -196,7 +196,7 @@ func (p *Pipeline) promoteOne(ctx context.Context, j Job, b *driftBase, c *clust
 			return err
 		}
 		if tell {
-			p.tellPromotion(ctx, b.gh, j, pr, "⏸️ gantry did not promote this change from `"+report.Defang(pr.App)+"` to `"+report.Defang(pr.To)+"`: "+report.Defang(why), log)
+			p.tellPromotion(ctx, b.gh, j, pr, "⏸️ gantry did not promote this change from `"+report.Defang(pr.App)+"` to `"+report.Defang(pr.To)+"`: `"+report.Defang(why)+"`", log)
 		}
 		return nil
 	}
@@ -550,13 +550,15 @@ func promotionBody(repo *github.Repository, pr cluster.Promotion, h *cluster.Hea
 			if c.Field != "" {
 				line += " `" + report.Defang(c.Field) + "`"
 			}
-			fmt.Fprintf(&s, "- %s: %s\n", line, report.Defang(c.Why))
+			// Why quotes the files' values: a code span keeps an
+			// "@team" there from notifying anyone.
+			fmt.Fprintf(&s, "- %s: `%s`\n", line, report.Defang(c.Why))
 		}
 	}
 	if len(res.Skipped) > 0 {
 		s.WriteString("\n<details><summary>Files of the change not promoted</summary>\n\n")
 		for _, k := range res.Skipped {
-			fmt.Fprintf(&s, "- `%s`: %s\n", report.Defang(k.File), report.Defang(k.Why))
+			fmt.Fprintf(&s, "- `%s`: `%s`\n", report.Defang(k.File), report.Defang(k.Why))
 		}
 		s.WriteString("\n</details>\n")
 	}

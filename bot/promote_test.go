@@ -491,6 +491,12 @@ func TestPromotionBodyDefangsHostileText(t *testing.T) {
 	if strings.Contains(body, "<!--") || strings.Contains(body, "x`") {
 		t.Errorf("hostile text survived:\n%s", body)
 	}
+	// Outside code spans, no mention is left to notify anyone.
+	for i, part := range strings.Split(body, "`") {
+		if i%2 == 0 && strings.Contains(part, "@acme") {
+			t.Errorf("a mention outside a code span: %q", part)
+		}
+	}
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, "<!--") || strings.HasPrefix(line, "@acme") {
 			t.Errorf("hostile text made a line of its own: %q", line)
