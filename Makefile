@@ -168,6 +168,9 @@ bench: kube-bin github-spec ## benchmarks side by side with kustomize/helm, conf
 	@echo "== drift: an out-of-band edit to its drift pull request; idle watches"; bash hack/bench-drift.sh
 	@echo "== burst: pull requests planned per minute by 1, 2 and 4 workers; webhook to checks in progress under the burst"; bash hack/bench-burst.sh
 	@echo "== shards: pull requests planned per minute by 1, 2 and 4 sharded replicas (processes), and with one SIGKILLed mid-burst"; bash hack/bench-shards.sh
+	@echo "== offline: schema validation beside the live dry-run diff of the same objects"; go test ./schema -run '^$$' -bench OfflineVersusLiveDryRun -benchtime 5x
+	@echo "== helm: a chart templated once and twice (finding fields that are not deterministic)"; go test ./render -run '^$$' -bench HelmSecondRender -benchtime 10x
+	@echo "== render worker: one render in process and in the worker"; go test ./renderworker -run '^$$' -bench Render -benchtime 20x
 
 clean-cache: ## remove the per-machine cache (binaries, specs)
 	rm -rf $(GANTRY_CACHE)
