@@ -32,19 +32,12 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 		return "❌ " + why + ": this gantry server does not process it.", nil
 	}
 	head := pr.GetHead().GetSHA()
-	work, err := os.MkdirTemp(s.pipe.WorkDir, "apply-cmd-")
-	if err != nil {
-		return "", fmt.Errorf("work directory: %w", err)
+	hj, t, model, base, done, answer, err := s.checkoutHead(ctx, j, pr, "apply-cmd-")
+	if done != nil {
+		defer done()
 	}
-	defer os.RemoveAll(work)
-	hj := Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR, HeadSHA: head, BaseRef: pr.GetBase().GetRef()}
-	t, err := s.pipe.checkout(ctx, hj, pr, work)
-	if err != nil {
-		return "", err
-	}
-	model, base, err := model(t, s.cfg)
-	if err != nil {
-		return "❌ the head's " + config.RepoFileName + " is not valid: " + err.Error(), nil
+	if err != nil || answer != "" {
+		return answer, err
 	}
 	changed, err := changedFiles(ctx, gh, hj)
 	if err != nil {
@@ -384,4 +377,24 @@ func (s *Server) revertCommand(ctx context.Context, gh *github.Client, j Job, pr
 		return note + ".", nil
 	}
 	return "↩️ opened " + url + " to revert " + appList(r.apps) + " to `" + shortSHA(before) + "`; merging it applies the restored state.", nil
+}
+
+// checkoutHead checks out a pull request's head and its base into a new
+// work directory named after prefix, for a command acting on the head,
+// and reads both models. done removes the directory (nil when none was
+// made); answer is the command's reply when the head's model is invalid.
+func (s *Server) checkoutHead(ctx context.Context, j Job, pr *github.PullRequest, prefix string) (hj Job, t trees, head, base *config.Repo, done func(), answer string, err error) {
+	work, err := os.MkdirTemp(s.pipe.WorkDir, prefix)
+	if err != nil {
+		return hj, t, nil, nil, nil, "", fmt.Errorf("work directory: %w", err)
+	}
+	done = func() { os.RemoveAll(work) }
+	hj = Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR, HeadSHA: pr.GetHead().GetSHA(), BaseRef: pr.GetBase().GetRef()}
+	if t, err = s.pipe.checkout(ctx, hj, pr, work); err != nil {
+		return hj, t, nil, nil, done, "", err
+	}
+	if head, base, err = model(t, s.cfg); err != nil {
+		return hj, t, nil, nil, done, "❌ the head's " + config.RepoFileName + " is not valid: " + err.Error(), nil
+	}
+	return hj, t, head, base, done, "", nil
 }

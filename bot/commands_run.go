@@ -41,6 +41,13 @@ func (s *Server) command(ctx context.Context, j Job) error {
 	if len(j.Comment.Commands) == 0 {
 		return nil
 	}
+	return s.runCommands(ctx, gh, j, func(c Command) string { return "`/gantry " + commandText(c) + "`" })
+}
+
+// runCommands runs the job's commands as its sender, on its pull
+// request, and answers each that has something to say on the pull
+// request, headed by what(c): how the command was given.
+func (s *Server) runCommands(ctx context.Context, gh *github.Client, j Job, what func(Command) string) error {
 	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
 	if err != nil {
 		return fmt.Errorf("read pull request #%d: %w", j.PR, err)
@@ -56,8 +63,12 @@ func (s *Server) command(ctx context.Context, j Job) error {
 			errs = append(errs, err)
 			msg = "failed: " + err.Error()
 		}
-		if msg != "" {
-			errs = append(errs, say(fmt.Sprintf("@%s `/gantry %s`: %s", j.Sender, commandText(c), msg)))
+		if msg == "" {
+			continue
+		}
+		body := fmt.Sprintf("@%s %s: %s", j.Sender, what(c), msg)
+		if _, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String(body)}); err != nil {
+			errs = append(errs, fmt.Errorf("answer @%s on #%d: %w", j.Sender, j.PR, err))
 		}
 	}
 	return errors.Join(errs...)

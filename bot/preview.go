@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -93,33 +92,13 @@ func (s *Server) previewLabel(ctx context.Context, j Job) error {
 	if err != nil {
 		return err
 	}
-	pr, _, err := gh.PullRequests.Get(ctx, j.Owner, j.Repo, j.PR)
-	if err != nil {
-		return fmt.Errorf("read pull request #%d: %w", j.PR, err)
-	}
-	who, err := s.grant(ctx, gh, j)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, c := range j.Comment.Commands {
-		msg, err := s.runCommand(ctx, gh, j, pr, who, c)
-		if err != nil {
-			errs = append(errs, err)
-			msg = "failed: " + err.Error()
+	return s.runCommands(ctx, gh, j, func(c Command) string {
+		verb := "adding"
+		if c.Off {
+			verb = "removing"
 		}
-		if msg != "" {
-			verb := "adding"
-			if c.Off {
-				verb = "removing"
-			}
-			body := fmt.Sprintf("@%s %s the label `%s`: %s", j.Sender, verb, report.Defang(s.cfg.Previews.Label), msg)
-			if _, _, err := gh.Issues.CreateComment(ctx, j.Owner, j.Repo, j.PR, &github.IssueComment{Body: github.String(body)}); err != nil {
-				errs = append(errs, fmt.Errorf("answer @%s on #%d: %w", j.Sender, j.PR, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+		return verb + " the label `" + report.Defang(s.cfg.Previews.Label) + "`"
+	})
 }
 
 // previewOnPush updates the previews of a pull request whose head moved:
@@ -167,19 +146,12 @@ func (s *Server) previewOnPush(ctx context.Context, j Job) error {
 func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, named []string, affected bool) (string, error) {
 	repo := j.Owner + "/" + j.Repo
 	head := pr.GetHead().GetSHA()
-	work, err := os.MkdirTemp(s.pipe.WorkDir, "preview-")
-	if err != nil {
-		return "", fmt.Errorf("work directory: %w", err)
+	hj, t, model, base, done, answer, err := s.checkoutHead(ctx, j, pr, "preview-")
+	if done != nil {
+		defer done()
 	}
-	defer os.RemoveAll(work)
-	hj := Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR, HeadSHA: head, BaseRef: pr.GetBase().GetRef()}
-	t, err := s.pipe.checkout(ctx, hj, pr, work)
-	if err != nil {
-		return "", err
-	}
-	model, base, err := model(t, s.cfg)
-	if err != nil {
-		return "❌ the head's " + config.RepoFileName + " is not valid: " + err.Error(), nil
+	if err != nil || answer != "" {
+		return answer, err
 	}
 	existing, err := s.previews(ctx, repo, 0)
 	if err != nil {
