@@ -168,7 +168,7 @@ func TestPromotionOfAKustomizeOverlay(t *testing.T) {
 	}
 	for _, s := range []string{"promote `web-staging` → `web-prod`", "/pull/" + strconv.Itoa(pr), "/runs/", "/commit/" + merge, "1h0m0s asked, 1h0m1s observed",
 		"1 object healthy", "`images[name=ghcr.io/acme/web].newTag`: `\"1.41\"` → `\"1.42\"`",
-		"`apps/web/overlays/prod/notes.yaml`: leads outside web-prod's directory (a symbolic link)", "gantry never merges a promotion pull request"} {
+		"`apps/web/overlays/prod/notes.yaml`: `leads outside web-prod's directory (a symbolic link)", "gantry never merges a promotion pull request"} {
 		if !strings.Contains(body, s) {
 			t.Errorf("the body lacks %q:\n%s", s, body)
 		}
