@@ -113,7 +113,7 @@ test: kube-bin github-spec browser-deps vet ## set up everything and run every t
 FUZZ_TARGETS := \
 	./bot:FuzzParseComment ./bot:FuzzWebhook ./bot/marker:FuzzOpen ./bot/marker:FuzzQuote \
 	./bot/report:FuzzComment ./config:FuzzParseRepo ./render:FuzzPlainYAML ./render:FuzzHelmTemplate \
-	./cluster:FuzzMaskSecrets ./cluster:FuzzUnified ./cluster:FuzzReason ./fixtures/githubsim:FuzzNarrow ./fixtures/githubsim:FuzzMergeability
+	./cluster:FuzzMaskSecrets ./cluster:FuzzUnified ./cluster:FuzzReason ./promote:FuzzMergeYAML ./fixtures/githubsim:FuzzNarrow ./fixtures/githubsim:FuzzMergeability
 FUZZTIME ?= 5s
 
 fuzz: ## run each fuzz target for FUZZTIME (default 5s)
