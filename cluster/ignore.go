@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/nondet"
 )
 
 // applyIgnoreRules makes the desired object take the live value of every
@@ -147,28 +148,8 @@ func matches(pe fieldpath.PathElement, el any) bool {
 	return true
 }
 
-func get(obj any, path []string) (any, bool) {
-	cur := obj
-	for _, p := range path {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[p]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
+// get returns the value at path in a decoded object (nondet.Lookup).
+func get(obj any, path []string) (any, bool) { return nondet.Lookup(obj, path) }
 
 // set replaces the value at an existing path of obj.
 func set(obj any, path []string, v any) {

@@ -128,6 +128,31 @@ func Decode(s string) ([][]string, error) {
 	return out, nil
 }
 
+// Lookup returns the value at tokens in a decoded object: a map's key or
+// a list's index per token; false when the path leads nowhere.
+func Lookup(obj any, tokens []string) (any, bool) {
+	cur := obj
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
 // Display formats tokens for people, walking obj to tell list indexes
 // from map keys: ".data.password", ".spec.containers[0].env[1].value",
 // `.metadata.annotations["checksum/random"]` (a key that is not a plain

@@ -173,7 +173,7 @@ func findUnstable(first, second []rendered, inputs string) {
 		}
 		u := &unstable{inputs: inputs, fields: map[string]any{}, tokens: tokens}
 		for _, t := range tokens {
-			v, _ := lookup(o.obj.Object, t)
+			v, _ := nondet.Lookup(o.obj.Object, t)
 			u.fields[nondet.Pointer(t)] = v
 		}
 		first[i].unstable = u
@@ -250,7 +250,7 @@ func markUnstable(objs []rendered) {
 				(t[2] == nondet.FieldsAnnotation || t[2] == nondet.InputsAnnotation) {
 				continue // gantry's own, just removed
 			}
-			v, ok := lookup(o.obj.Object, t)
+			v, ok := nondet.Lookup(o.obj.Object, t)
 			if !ok || !reflect.DeepEqual(v, o.unstable.fields[nondet.Pointer(t)]) {
 				continue // a patch removed or set it
 			}
@@ -267,30 +267,6 @@ func markUnstable(objs []rendered) {
 		ann[nondet.InputsAnnotation] = o.unstable.inputs
 		o.obj.SetAnnotations(ann)
 	}
-}
-
-// lookup returns the value at tokens in obj.
-func lookup(obj any, tokens []string) (any, bool) {
-	cur := obj
-	for _, t := range tokens {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[t]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 // copyValues deep-copies a chart's values for one run of the template
