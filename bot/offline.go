@@ -14,15 +14,6 @@ import (
 // validated offline.
 const offlineNoCluster = "the app targets no cluster (cluster: none)"
 
-// scopeCheckApp checks an app against the repository's grant; an app
-// that targets no cluster reaches none, so only its rendering follows.
-func scopeCheckApp(scope config.Scope, app config.App) error {
-	if app.Cluster == config.NoCluster {
-		return nil
-	}
-	return scope.CheckApp(app)
-}
-
 // validateOffline validates the apps that could not be diffed (no
 // cluster, or an unreachable one) against the shipped Kubernetes schemas
 // of their cluster's version, and against the CustomResourceDefinitions

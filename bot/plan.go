@@ -466,22 +466,24 @@ func (p *Pipeline) renderAndDiff(ctx context.Context, dir string, apps []config.
 			r := appResult{app: app}
 			// An app outside the repository's grant is neither rendered
 			// nor diffed: nothing of the cluster is read for it. An app
-			// that targets no cluster reaches none.
-			if r.err = scopeCheckApp(scope, app); r.err != nil {
+			// that targets no cluster reaches none: it is rendered and
+			// validated offline.
+			if r.err = scope.CheckApp(app); r.err != nil {
 				out[i] = r
 				return nil
 			}
 			start := time.Now()
 			r.objects, r.sources, r.err = p.renderer(scope.Repository, scope.Repository).Render(gctx, dir, app)
 			r.renderTime = time.Since(start)
-			if r.err == nil && app.Cluster != config.NoCluster {
+			switch {
+			case r.err != nil:
+			case app.Cluster == config.NoCluster:
+				r.offline = offlineNoCluster
+			default:
 				if r.refused = checkObjects(scope, app, r.objects, r.sources); len(r.refused) > 0 {
 					r.err = fmt.Errorf("%s outside what the server configuration grants %s (repositories:)", plural(len(r.refused), "object is", "objects are"), scope.Repository)
+					break
 				}
-			}
-			if r.err == nil && app.Cluster == config.NoCluster {
-				r.offline = offlineNoCluster
-			} else if r.err == nil {
 				var c *cluster.Client
 				if c, r.err = p.Clusters.Get(app.Cluster); r.err == nil {
 					opts := cluster.DefaultDiffOptions(scope.Repository)

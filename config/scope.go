@@ -41,8 +41,13 @@ func (e *ScopeError) Error() string {
 	return fmt.Sprintf("%s is not granted to %s by the server configuration (repositories:)", e.What, who)
 }
 
-// CheckApp checks an app's cluster and default namespace.
+// CheckApp checks an app's cluster and default namespace. An app that
+// targets no cluster (NoCluster) reaches none, so every repository may
+// have one.
 func (sc Scope) CheckApp(app App) error {
+	if app.Cluster == NoCluster {
+		return nil
+	}
 	if !sc.any(func(g RepositoryGrant) bool { return globAny(g.Clusters, app.Cluster, false) }) {
 		return &ScopeError{Repository: sc.Repository, What: "cluster " + app.Cluster}
 	}

@@ -50,4 +50,8 @@ func TestScope(t *testing.T) {
 	if err := (&Server{}).ScopeOf("acme/web").CheckApp(app); err == nil {
 		t.Error("a configuration without grants lets a repository reach a cluster")
 	}
+	// An app that targets no cluster reaches none: no grant is needed.
+	if err := (&Server{}).ScopeOf("acme/web").CheckApp(App{Name: "lib", Cluster: NoCluster, Namespace: "web-a"}); err != nil {
+		t.Errorf("CheckApp on an app that targets no cluster: %v", err)
+	}
 }
