@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -459,19 +460,11 @@ func sourceFiles(ctx context.Context, dir string, app config.App) (map[string][]
 	return out, err
 }
 
+// unionKeys are the names in either tree, sorted, each once.
 func unionKeys(a, b map[string][]byte) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, m := range []map[string][]byte{a, b} {
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(a)), maps.Keys(b))
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // tellPromotion comments msg on the pull requests whose change the
