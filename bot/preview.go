@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/excerpt"
 	"github.com/gantryops/gantry/preview"
 	"github.com/gantryops/gantry/render"
 )
@@ -519,17 +520,15 @@ func previewMarkdown(pr int, results []previewResult, ttl time.Duration) string 
 		}
 		fmt.Fprintf(&b, "\n**%s** — %s\n", code(r.App), r.State)
 		for _, p := range r.Problems {
-			b.WriteString("- " + report.Defang(oneLineText(p)) + "\n")
+			b.WriteString("- " + report.Defang(excerpt.OneLine(p)) + "\n")
 		}
 		for _, n := range r.Notes {
-			b.WriteString("- " + report.Defang(oneLineText(n)) + "\n")
+			b.WriteString("- " + report.Defang(excerpt.OneLine(n)) + "\n")
 		}
 	}
 	fmt.Fprintf(&b, "\n<sub>updated on every push · `/gantry preview off` deletes them, as closing the pull request does · deleted %s after the last update</sub>\n", ttlText(ttl))
 	return b.String()
 }
-
-func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // ttlText says a TTL in hours, or as Go writes it when shorter.
 func ttlText(d time.Duration) string {

@@ -7,6 +7,7 @@ package excerpt
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -56,3 +57,7 @@ func Clip(msg string) string {
 		return q[:1] + c + "…" + q[len(q)-1:]
 	})
 }
+
+// OneLine is s with every run of white space, line breaks included, made
+// one space: a quoted value or message cannot start a line of its own.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

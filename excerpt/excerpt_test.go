@@ -22,3 +22,15 @@ func TestCutsToLimitBytesOnACharacterBoundary(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\nb":                  "a b",
+		"  x\r\n\t<!-- y -->\n": "x <!-- y -->",
+		"":                      "",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

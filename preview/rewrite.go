@@ -17,6 +17,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gantryops/gantry/excerpt"
 )
 
 // MaxNamespace is the longest preview namespace: shorter than a DNS label's
@@ -125,7 +127,7 @@ func Rewrite(objs []*unstructured.Unstructured, opts Options, namespaced Namespa
 		ns, err := namespaced(gvk)
 		switch {
 		case err != nil:
-			res.Refused = append(res.Refused, Refusal{ref, "the cluster does not serve this kind (" + oneLine(err.Error()) + ")"})
+			res.Refused = append(res.Refused, Refusal{ref, "the cluster does not serve this kind (" + excerpt.OneLine(err.Error()) + ")"})
 			continue
 		case !ns && opts.SkipClusterScoped:
 			res.Notes = append(res.Notes, fmt.Sprintf("%s skipped: cluster-scoped objects are shared with production, never previewed", ref))
@@ -346,10 +348,6 @@ func refString(u *unstructured.Unstructured) string {
 		return u.GetKind() + "/" + u.GetName()
 	}
 	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // ServiceNames are the cluster DNS names of the Services among objs, with

@@ -199,7 +199,7 @@ func (l *lineFinder) kustomization(file string) *yaml.Node {
 // so that a render error stays one line of the CLI's output and of an
 // annotation.
 func oneLine(msg string) string {
-	return excerpt.Clip(strings.Join(strings.Fields(msg), " "))
+	return excerpt.Clip(excerpt.OneLine(msg))
 }
 
 // decodeJSONObject decodes a JSON object into an Unstructured with
