@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 )
@@ -307,18 +306,9 @@ func validateGrants(d *decoder, s *Server) {
 				d.errAt(fmt.Sprintf("%s.clusters[%d]", f, j), "%q is not one of the clusters (%s)%s", c, quoteList(s.clusterNames()), didYouMean(c, s.clusterNames()))
 			}
 		}
-		for _, l := range []struct {
-			field string
-			globs []string
-		}{{"match", g.Match}, {"namespaces", g.Namespaces}, {"kinds", g.Kinds}, {"clusterKinds", g.ClusterKinds}} {
-			for j, glob := range l.globs {
-				if _, err := path.Match(glob, ""); err != nil || glob == "" {
-					d.errAt(fmt.Sprintf("%s.%s[%d]", f, l.field, j), "%q is not a valid glob", glob)
-				}
-				if l.field == "match" && strings.Count(glob, "/") != 1 {
-					d.errAt(fmt.Sprintf("%s.match[%d]", f, j), "%q must be owner/name (globs allowed: acme/*, */*)", glob)
-				}
-			}
-		}
+		checkRepositoryGlobs(d, f+".match", g.Match)
+		checkGlobs(d, f+".namespaces", g.Namespaces)
+		checkGlobs(d, f+".kinds", g.Kinds)
+		checkGlobs(d, f+".clusterKinds", g.ClusterKinds)
 	}
 }

@@ -65,7 +65,7 @@ func TestParseServerErrors(t *testing.T) {
 		name: "repository grants",
 		yaml: good + "clusters: [{name: prod, inCluster: true}]\nrepositories:\n  - {match: [acme], clusters: [prd], kinds: ['[']}\n  - {namespaces: [web]}\n",
 		want: []string{
-			`server.yaml:4:14: repositories[0].match[0]: "acme" must be owner/name (globs allowed: acme/*, */*)`,
+			`server.yaml:4:14: repositories[0].match[0]: "acme" must be an owner/name glob (acme/ops, acme/*, */*)`,
 			`server.yaml:4:32: repositories[0].clusters[0]: "prd" is not one of the clusters ("prod") (did you mean "prod"?)`,
 			`server.yaml:4:46: repositories[0].kinds[0]: "[" is not a valid glob`,
 			"server.yaml:5:5: repositories[1].match: missing: the repositories this grants to, as owner/name globs",

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path"
 	"strings"
 )
 
@@ -77,17 +76,8 @@ func validateNotifications(d *decoder, s *Server) {
 		if len(n.Events) == 0 {
 			n.Events = append([]string(nil), NotifyEvents...)
 		}
-		for j, g := range n.Match.Repositories {
-			field := fmt.Sprintf("%s.match.repositories[%d]", f, j)
-			if _, err := path.Match(g, ""); err != nil || strings.Count(g, "/") != 1 {
-				d.errAt(field, "%q must be an owner/name glob (acme/ops, acme/*)", g)
-			}
-		}
-		for j, g := range n.Match.Apps {
-			if _, err := path.Match(g, ""); err != nil || g == "" {
-				d.errAt(fmt.Sprintf("%s.match.apps[%d]", f, j), "%q is not a valid glob", g)
-			}
-		}
+		checkRepositoryGlobs(d, f+".match.repositories", n.Match.Repositories)
+		checkGlobs(d, f+".match.apps", n.Match.Apps)
 		switch {
 		case n.Slack == nil && n.Webhook == nil:
 			d.errAt(f, "missing a target: give slack: {urlFile: F} or webhook: {url: U, secretFile: F}")

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"strings"
 )
 
@@ -92,20 +91,6 @@ func (sc Scope) CheckObject(cluster, group, kind, namespace, name string) error 
 func (sc Scope) any(ok func(RepositoryGrant) bool) bool {
 	for _, g := range sc.grants {
 		if ok(g) {
-			return true
-		}
-	}
-	return false
-}
-
-// globAny reports whether s matches one of the globs; fold compares
-// lower-cased globs (repository names are case-insensitive on GitHub).
-func globAny(globs []string, s string, fold bool) bool {
-	for _, g := range globs {
-		if fold {
-			g = strings.ToLower(g)
-		}
-		if ok, _ := path.Match(g, s); ok {
 			return true
 		}
 	}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"strings"
 )
 
@@ -39,11 +38,7 @@ func validateSOPS(d *decoder, s *Server) {
 		if len(k.Match) == 0 {
 			d.errAt(f+".match", "missing: the repositories these keys decrypt for, as owner/name globs")
 		}
-		for j, glob := range k.Match {
-			if _, err := path.Match(glob, ""); err != nil || strings.Count(glob, "/") != 1 {
-				d.errAt(fmt.Sprintf("%s.match[%d]", f, j), "%q must be an owner/name glob (acme/*, */*)", glob)
-			}
-		}
+		checkRepositoryGlobs(d, f+".match", k.Match)
 		if k.AgeKeyFile == "" {
 			d.errAt(f+".ageKeyFile", "missing: a file of age identities (age-keygen -o FILE)")
 		} else {

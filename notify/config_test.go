@@ -54,8 +54,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		name: "globs",
 		yaml: "  - match: {repositories: [acme, 'acme/[x'], apps: ['web-[']}\n    slack: {urlFile: slack-url}\n",
 		want: []string{
-			`:4:28: notifications[0].match.repositories[0]: "acme" must be an owner/name glob (acme/ops, acme/*)`,
-			`:4:34: notifications[0].match.repositories[1]: "acme/[x" must be an owner/name glob (acme/ops, acme/*)`,
+			`:4:28: notifications[0].match.repositories[0]: "acme" must be an owner/name glob (acme/ops, acme/*, */*)`,
+			`:4:34: notifications[0].match.repositories[1]: "acme/[x" must be an owner/name glob (acme/ops, acme/*, */*)`,
 			`:4:53: notifications[0].match.apps[0]: "web-[" is not a valid glob`,
 		},
 	}, {

@@ -15,13 +15,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/pause"
 )
 
 // Kind is what happened.
@@ -150,7 +150,7 @@ func NewWithOptions(cfg []config.Notification, log *slog.Logger, opts Options) (
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	n := &Notifier{log: log, opts: opts, client: client, wait: sleep, queue: make(chan delivery, opts.QueueSize)}
+	n := &Notifier{log: log, opts: opts, client: client, wait: pause.For, queue: make(chan delivery, opts.QueueSize)}
 	for i, c := range cfg {
 		t, err := newTarget(i, c)
 		if err != nil {
@@ -345,35 +345,4 @@ func parseSeconds(s string) (int64, error) {
 		v = v*10 + int64(c-'0')
 	}
 	return v, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// matches reports whether glob-list globs takes s; an empty list takes
-// everything.
-func matches(globs []string, s string, fold bool) bool {
-	if len(globs) == 0 {
-		return true
-	}
-	if fold {
-		s = strings.ToLower(s)
-	}
-	for _, g := range globs {
-		if fold {
-			g = strings.ToLower(g)
-		}
-		if ok, _ := path.Match(g, s); ok {
-			return true
-		}
-	}
-	return false
 }

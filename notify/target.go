@@ -74,7 +74,7 @@ func (t *target) takes(ev Event) bool {
 	if len(t.events) > 0 && !slices.Contains(t.events, string(ev.Kind)) {
 		return false
 	}
-	return matches(t.match.Repositories, ev.Repository, true) && matches(t.match.Apps, ev.App, false)
+	return t.match.Takes(ev.Repository, ev.App)
 }
 
 // WebhookPayload is the JSON body of a generic webhook delivery.
