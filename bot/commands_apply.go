@@ -12,6 +12,7 @@ import (
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
+	"github.com/gantryops/gantry/pause"
 	"github.com/gantryops/gantry/render"
 )
 
@@ -260,7 +261,7 @@ func mergeableRequirement(ctx context.Context, gh *github.Client, j Job) (string
 		if attempt == 10 {
 			return "GitHub is still computing whether it merges; try again in a moment", nil
 		}
-		if err := sleepCtx(ctx, time.Duration(200*(attempt+1))*time.Millisecond); err != nil {
+		if err := pause.For(ctx, time.Duration(200*(attempt+1))*time.Millisecond); err != nil {
 			return "", err
 		}
 	}

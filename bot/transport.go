@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gantryops/gantry/pause"
 )
 
 // Transport makes gantry a good GitHub API citizen: it retries server
@@ -64,17 +66,6 @@ func (t *Transport) Remaining() int {
 	return t.remaining
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
-}
-
 func (t *Transport) init() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -99,7 +90,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		maxWait = 60 * time.Second
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = pause.For
 	}
 	log := t.Log
 	if log == nil {

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/gantryops/gantry/pause"
 )
 
 // A preview environment is a namespace of its own per pull request and app
@@ -117,23 +119,11 @@ func (c *Client) EnsurePreview(ctx context.Context, spec PreviewSpec) error {
 		if !again {
 			return err
 		}
-		if serr := sleepContext(ctx, time.Second); serr != nil {
+		if serr := pause.For(ctx, time.Second); serr != nil {
 			return serr
 		}
 	}
 	return err
-}
-
-// sleepContext waits d, or until ctx ends.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // swept says whether err is a namespace deleted or terminating under a
