@@ -374,10 +374,7 @@ func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequ
 			notes = append(notes, report.Problem{Message: u.String(), File: u.File, Line: u.Line})
 		}
 	}
-	in := policy.Input{PR: &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}}
-	for _, l := range pr.Labels {
-		in.PR.Labels = append(in.PR.Labels, l.GetName())
-	}
+	in := policy.Input{PR: policyPR(j, pr, changed)}
 	for _, r := range results {
 		in.Objects = append(in.Objects, r.policyObjects()...)
 	}
@@ -396,6 +393,15 @@ func (p *Pipeline) judgePolicies(ctx context.Context, j Job, pr *github.PullRequ
 		findings[f.App] = append(findings[f.App], findingOf(f))
 	}
 	return findings, problems, notes
+}
+
+// policyPR is the pull request as policies see it.
+func policyPR(j Job, pr *github.PullRequest, changed []string) *policy.PR {
+	out := &policy.PR{Number: j.PR, Author: pr.GetUser().GetLogin(), BaseBranch: pr.GetBase().GetRef(), ChangedFiles: changed}
+	for _, l := range pr.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	return out
 }
 
 // lock takes the app's lock for the pull request, or records who has it.

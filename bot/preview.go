@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/bot/marker"
 	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/config"
 	"github.com/gantryops/gantry/excerpt"
+	"github.com/gantryops/gantry/policy"
 	"github.com/gantryops/gantry/preview"
 	"github.com/gantryops/gantry/render"
 )
@@ -154,18 +156,19 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 	if err != nil || answer != "" {
 		return answer, err
 	}
+	changed, err := changedFiles(ctx, gh, hj)
+	if err != nil {
+		return "", err
+	}
 	existing, err := s.previews(ctx, repo, 0)
 	if err != nil {
 		return "", err
 	}
 	want := named
 	if affected {
-		changed, err := changedFiles(ctx, gh, hj)
-		if err != nil {
-			return "", err
-		}
 		want = append(want, render.AffectedApps(ctx, t.head, *model, base, changed)...)
 	}
+	judge := s.previewPolicy(j, policyPR(j, pr, changed), t, base)
 	var unknown []string
 	for _, n := range named {
 		if len(appsNamed(model.Apps, []string{n})) == 0 {
@@ -196,7 +199,7 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 			continue
 		}
 		start := time.Now()
-		r := s.previewApp(ctx, t.head, j, head, a)
+		r := s.previewApp(ctx, t.head, j, head, a, judge)
 		attrs := append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())
 		if len(r.Problems) > 0 {
 			attrs = append(attrs, "problem", r.Problems[0])
@@ -211,9 +214,64 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 	return "", s.publishPreview(ctx, gh, j, head, results)
 }
 
-// previewApp renders app at dir, rewrites it into its preview namespace
-// and applies it there, waiting for health.
-func (s *Server) previewApp(ctx context.Context, dir string, j Job, head string, app config.App) previewResult {
+// previewJudge returns why policy refuses an app's preview, nothing when
+// it does not.
+type previewJudge func(ctx context.Context, app config.App, objs []*unstructured.Unstructured, sources render.SourceMap) []string
+
+// previewPolicy judges a preview's render with the server's policies and
+// the base branch's, as the plan judges the pull request: a deny refuses
+// the preview, and so does a policy that cannot run. A preview runs the
+// head in the cluster before anyone reviews it, so an override (which
+// lets a merge through) does not admit it.
+func (s *Server) previewPolicy(j Job, pr *policy.PR, t trees, base *config.Repo) previewJudge {
+	return func(ctx context.Context, app config.App, objs []*unstructured.Unstructured, sources render.SourceMap) []string {
+		engine, err := s.pipe.engine(ctx, j, t.base, t.baseSHA, base)
+		if err != nil {
+			var out []string
+			for _, p := range policyProblems(err) {
+				out = append(out, "the policies do not load, so nothing is previewed: "+located(p.Message, p.File, p.Line))
+			}
+			return out
+		}
+		if engine == nil {
+			return nil
+		}
+		in := policy.Input{PR: pr}
+		for _, o := range objs {
+			src, _ := sources.Of(o)
+			in.Objects = append(in.Objects, policy.Object{Obj: o, App: app.Name, Cluster: app.Cluster, Action: policy.ActionCreate, File: src.File, Line: src.Line, Decrypted: src.Decrypted})
+		}
+		res, err := engine.Evaluate(ctx, in)
+		if err != nil {
+			return []string{"the policies did not run, so nothing is previewed: " + err.Error()}
+		}
+		var out []string
+		for _, e := range res.Errors {
+			out = append(out, "a policy failed, so nothing is previewed: "+located(e.Error(), e.File, e.Line))
+		}
+		for _, f := range res.Findings {
+			if f.Severity != policy.SeverityDeny {
+				continue
+			}
+			obj := cluster.ObjectRef{Kind: f.Kind, Namespace: f.Namespace, Name: f.Name}
+			out = append(out, located(fmt.Sprintf("denied by %s (%s): %s: %s", f.Policy, f.Rule, obj, f.Message), f.File, f.Line))
+		}
+		return out
+	}
+}
+
+// located is msg with its place in the repository, when known and not
+// already in it.
+func located(msg, file string, line int) string {
+	if loc := report.Location(file, line); loc != "" && !strings.Contains(msg, loc) {
+		return msg + " (" + loc + ")"
+	}
+	return msg
+}
+
+// previewApp renders app at dir, has judge approve the render, rewrites
+// it into its preview namespace and applies it there, waiting for health.
+func (s *Server) previewApp(ctx context.Context, dir string, j Job, head string, app config.App, judge previewJudge) previewResult {
 	repo, pr := j.Owner+"/"+j.Repo, j.PR
 	ns := preview.Namespace(repo, pr, app.Name)
 	res := previewResult{App: app.Name, Cluster: app.Cluster, Namespace: ns, Head: head}
@@ -237,9 +295,12 @@ func (s *Server) previewApp(ctx context.Context, dir string, j Job, head string,
 	if err != nil {
 		return fail(err)
 	}
-	objs, _, err := s.pipe.renderer(repo, repo).Render(ctx, dir, app)
+	objs, srcMap, err := s.pipe.renderer(repo, repo).Render(ctx, dir, app)
 	if err != nil {
 		return fail(err)
+	}
+	if denied := judge(ctx, app, objs, srcMap); len(denied) > 0 {
+		return refuse(denied...)
 	}
 	sources := []string{app.Namespace}
 	if app.Namespace == "" {
