@@ -80,7 +80,13 @@ func (s *Server) startWork(ctx context.Context) (lost <-chan struct{}, err error
 	if err != nil {
 		return nil, fmt.Errorf("leader election: %w", err)
 	}
-	go elector.Run(ctx)
+	go func() {
+		// Replicas of a sharded configuration still running (a rollout
+		// from state.shards above 1) hold the repositories: wait for them.
+		if awaitNoShards(ctx, c.SystemLeases(), d, s.log) == nil {
+			elector.Run(ctx)
+		}
+	}()
 	return done, nil
 }
 
@@ -103,7 +109,7 @@ func (s *Server) startShards(ctx context.Context, work func(context.Context)) er
 	}
 	var m *shardSet
 	m = &shardSet{leases: c.SystemLeases(), n: s.cfg.State.Shards, id: replicaID(host), address: s.advertise, d: d, log: s.log,
-		held: map[int]*shardTerm{}, seen: map[string]observation{},
+		held: map[int]*shardTerm{}, seen: leaseClock{},
 		heldGauge: func(n int) { s.metrics.ShardsHeld.Set(float64(n)) },
 		acquired: func(ctx context.Context, shards []int) {
 			go func() {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/gantryops/gantry/cluster"
+	"github.com/gantryops/gantry/pause"
 )
 
 // ErrShardLost is the cancellation cause of the jobs of a shard this
@@ -144,6 +145,102 @@ type observation struct {
 	at      time.Time
 }
 
+// leaseClock keeps the observations of Leases by name.
+type leaseClock map[string]observation
+
+// observe records l's version as seen now, unless it was seen before.
+func (c leaseClock) observe(l *coordinationv1.Lease, now time.Time) {
+	if o, ok := c[l.Name]; !ok || o.version != l.ResourceVersion {
+		c[l.Name] = observation{version: l.ResourceVersion, at: now}
+	}
+}
+
+// expired reports whether l has not changed for d, or for its own
+// duration when that is longer (a Lease of another configuration).
+func (c leaseClock) expired(l *coordinationv1.Lease, now time.Time, d time.Duration) bool {
+	own := time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, 0)) * time.Second
+	return now.Sub(c[l.Name].at) > max(d, own)
+}
+
+// live reports whether l is held and has not expired.
+func (c leaseClock) live(l *coordinationv1.Lease, now time.Time, d time.Duration) bool {
+	return ptr.Deref(l.Spec.HolderIdentity, "") != "" && !c.expired(l, now, d)
+}
+
+// rival is a live Lease of another way of dividing the work: a shard of
+// another count, or the leader election's Lease (shards 1).
+type rival struct {
+	shards        int
+	lease, holder string
+}
+
+// shardCountOf is the shard count a sharding Lease belongs to, 0 for a
+// heartbeat or a label gantry does not write.
+func shardCountOf(l *coordinationv1.Lease) int {
+	k, ok := strings.CutPrefix(l.Labels[shardingLabel], "shards-")
+	n, err := strconv.Atoi(k)
+	if !ok || err != nil || n < 1 {
+		return 0
+	}
+	return n
+}
+
+// yieldTo decides what a replica sharding n ways does beside live
+// rivals: it takes no shard while any is live, so a rollout that changes
+// state.shards, or turns sharding on, waits for the old replicas'
+// Leases; and it gives up the shards it holds to the leader election and
+// to a larger count, so that of two schemes started together exactly one
+// runs.
+func yieldTo(n int, rivals []rival) (wait, yield bool) {
+	for _, r := range rivals {
+		wait = true
+		if r.shards == 1 || r.shards > n {
+			yield = true
+		}
+	}
+	return wait, yield
+}
+
+// awaitNoShards returns once no replica holds a shard Lease (of any
+// count), or with ctx's error: the leader election starts after the
+// replicas of a sharded configuration stopped, never beside them.
+func awaitNoShards(ctx context.Context, leases coordinationv1client.LeaseInterface, d time.Duration, log *slog.Logger) error {
+	clock := leaseClock{}
+	said := ""
+	for {
+		list, err := leases.List(ctx, metav1.ListOptions{LabelSelector: shardingLabel})
+		if err == nil {
+			now := time.Now()
+			var held []string
+			for i := range list.Items {
+				l := &list.Items[i]
+				if shardCountOf(l) == 0 {
+					continue
+				}
+				clock.observe(l, now)
+				if clock.live(l, now, d) {
+					held = append(held, l.Name)
+				}
+			}
+			if len(held) == 0 {
+				if said != "" {
+					log.Info("the sharded replicas stopped: joining the leader election")
+				}
+				return nil
+			}
+			if w := strings.Join(held, ", "); w != said {
+				said = w
+				log.Warn("waiting for the replicas of a sharded configuration (state.shards) to stop before joining the leader election", "leases", held)
+			}
+		} else if ctx.Err() == nil {
+			log.Warn("leader election: list the sharding Leases", "err", err)
+		}
+		if err := pause.For(ctx, max(d/5, 100*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
 // shardSet holds this replica's shards: it keeps a heartbeat Lease, takes
 // and releases shard Leases towards a fair share, renews those it holds,
 // and gives each held shard a context its jobs run under.
@@ -163,7 +260,9 @@ type shardSet struct {
 	mu      sync.Mutex
 	held    map[int]*shardTerm
 	holders map[int]holder // shards other live replicas hold
-	seen    map[string]observation
+	seen    leaseClock
+	// rivals are what the last tick waited for, to log a change once.
+	rivals string
 }
 
 // run ticks until ctx ends, then releases every shard and the heartbeat
@@ -194,14 +293,27 @@ func (m *shardSet) tick(ctx context.Context) error {
 	}
 	now := time.Now()
 	byName := map[string]*coordinationv1.Lease{}
+	var rivals []rival
 	for i := range list.Items {
 		l := &list.Items[i]
 		byName[l.Name] = l
-		if o, ok := m.seen[l.Name]; !ok || o.version != l.ResourceVersion {
-			m.seen[l.Name] = observation{version: l.ResourceVersion, at: now}
+		m.seen.observe(l, now)
+		if k := shardCountOf(l); k != 0 && k != m.n && m.seen.live(l, now, m.d) {
+			rivals = append(rivals, rival{shards: k, lease: l.Name, holder: ptr.Deref(l.Spec.HolderIdentity, "")})
 		}
 	}
-	expired := func(l *coordinationv1.Lease) bool { return now.Sub(m.seen[l.Name].at) > m.d }
+	leader, err := m.leases.Get(ctx, cluster.LeaderLease, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		m.seen.observe(leader, now)
+		if m.seen.live(leader, now, m.d) {
+			rivals = append(rivals, rival{shards: 1, lease: leader.Name, holder: ptr.Deref(leader.Spec.HolderIdentity, "")})
+		}
+	case !apierrors.IsNotFound(err):
+		m.dropOverdue()
+		return fmt.Errorf("read the leader election's Lease: %w", err)
+	}
+	expired := func(l *coordinationv1.Lease) bool { return m.seen.expired(l, now, m.d) }
 
 	var errs []error
 	errs = append(errs, m.heartbeat(ctx, byName[replicaLeasePre+m.id]))
@@ -247,6 +359,20 @@ func (m *shardSet) tick(ctx context.Context) error {
 	m.mu.Unlock()
 
 	take, release := planShards(m.id, view, replicas)
+	if wait, yield := yieldTo(m.n, rivals); wait {
+		take = nil
+		if yield {
+			release = nil
+			for _, v := range view {
+				if v.Mine {
+					release = append(release, v.Index)
+				}
+			}
+		}
+		m.noteRivals(rivals, yield)
+	} else {
+		m.noteRivals(nil, false)
+	}
 	for _, i := range release {
 		errs = append(errs, m.release(ctx, i, byName[shardLeaseName(i, m.n)]))
 	}
@@ -277,6 +403,27 @@ func (m *shardSet) tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noteRivals logs, once per change, what this replica waits for.
+func (m *shardSet) noteRivals(rivals []rival, yield bool) {
+	var parts []string
+	for _, r := range rivals {
+		parts = append(parts, fmt.Sprintf("%s (%d shards, held by %s)", r.lease, r.shards, r.holder))
+	}
+	now := strings.Join(parts, ", ")
+	if now == m.rivals {
+		return
+	}
+	m.rivals = now
+	switch {
+	case now == "":
+		m.log.Info("shards: no replica of another configuration holds work: taking shards", "identity", m.id)
+	case yield:
+		m.log.Warn("shards: replicas of another configuration (state.shards or the leader election) hold work: this replica gives up its shards and waits", "rivals", now, "identity", m.id)
+	default:
+		m.log.Warn("shards: replicas of another configuration (state.shards or the leader election) hold work: this replica waits for them to stop", "rivals", now, "identity", m.id)
+	}
 }
 
 // spec is a Lease spec held by this replica from now.

@@ -327,7 +327,7 @@ func TestShardLeasesBalanceAndTakeOverADeadReplica(t *testing.T) {
 	d := 2 * time.Second
 	newSet := func(id string) *shardSet {
 		return &shardSet{leases: leases, n: n, id: id, address: "http://" + id + ":8080", d: d, log: slog.New(slog.DiscardHandler),
-			held: map[int]*shardTerm{}, seen: map[string]observation{}}
+			held: map[int]*shardTerm{}, seen: leaseClock{}}
 	}
 	ctx := context.Background()
 	a, b := newSet("a"), newSet("b")
