@@ -180,17 +180,26 @@ func gvksOf(s *spec.Schema) []kschema.GroupVersionKind {
 // resolve follows a schema's reference ($ref, or allOf holding one ref, as
 // OpenAPI v3 documents spell a field of a named type).
 func (c *Catalog) resolve(s *spec.Schema) *spec.Schema {
+	s, _ = c.resolveNamed(s)
+	return s
+}
+
+// resolveNamed is resolve, with the name of the model it ends at ("" for
+// an inline schema).
+func (c *Catalog) resolveNamed(s *spec.Schema) (*spec.Schema, string) {
+	name := ""
 	for i := 0; s != nil && i < 8; i++ {
 		ref := s.Ref.String()
 		if ref == "" && len(s.AllOf) == 1 {
 			ref = s.AllOf[0].Ref.String()
 		}
 		if ref == "" {
-			return s
+			return s, name
 		}
-		s = c.models[strings.TrimPrefix(ref, "#/components/schemas/")]
+		name = strings.TrimPrefix(ref, "#/components/schemas/")
+		s = c.models[name]
 	}
-	return s
+	return s, name
 }
 
 // objectMeta is the model of every object's metadata.

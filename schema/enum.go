@@ -13,11 +13,8 @@ import (
 const maxDepth = 64
 
 // walk checks the enums of a value that already converted to its type,
-// with the server's paths (field.Path), so errors read as the server's
-// own. The built-in schemas' required lists are not checked: OpenAPI marks
-// a field required when its Go field has no omitempty, and the server's
-// code accepts some of them missing (an HTTP header's value, a preferred
-// node affinity term's preference) and words others at another path.
+// and the required fields the server enforces (serverRequired), with the
+// server's paths (field.Path), so errors read as the server's own.
 //
 // Quantities are parsed as the server decodes them: its error names no
 // field, so offline it is the more precise of the two.
@@ -28,13 +25,14 @@ func (c *Catalog) walk(v any, s *spec.Schema, p *field.Path, depth int) field.Er
 		}
 		return nil
 	}
-	s = c.resolve(s)
+	s, model := c.resolveNamed(s)
 	if s == nil || v == nil || depth > maxDepth {
 		return nil
 	}
 	var errs field.ErrorList
 	switch t := v.(type) {
 	case map[string]any:
+		errs = append(errs, missingRequired(model, t, p)...)
 		for _, k := range sortedKeys(t) {
 			if prop, ok := s.Properties[k]; ok {
 				errs = append(errs, c.walk(t[k], &prop, p.Child(k), depth+1)...)

@@ -63,7 +63,7 @@ type Unchecked struct {
 // not in the schema.
 func NotChecked() []string {
 	return []string{
-		"the server's own validation (name and label syntax, ports and ranges, selectors matching templates, required fields of built-in kinds)",
+		"the server's own validation (name and label syntax, ports and ranges, selectors matching templates, the less common required fields of built-in kinds, and required fields below an absent one)",
 		"immutable fields",
 		"admission webhooks and policies, quotas",
 		"CEL rules of CRDs",
