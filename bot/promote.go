@@ -51,7 +51,8 @@ type promotePayload struct {
 // promotion still soaking for the same target is superseded: the new one
 // compares from its base, so it carries both changes, and its soak starts
 // again. Accepted drift is not promoted (it is not a change made for the
-// next app). It returns how many it recorded.
+// next app). It returns how many it recorded, and says in each app's
+// report what became of its promotion.
 func (p *Pipeline) rememberPromotions(ctx context.Context, j Job, ghRepo *github.Repository, run *ApplyRun, todo []appToApply, checkID int64, trigger cluster.Trigger, log *slog.Logger) int {
 	if trigger == cluster.TriggerAcceptDrift {
 		return 0
@@ -66,8 +67,14 @@ func (p *Pipeline) rememberPromotions(ctx context.Context, j Job, ghRepo *github
 		if base == "" && j.Before != "" && !isZeroSHA(j.Before) {
 			base = j.Before
 		}
+		say := func(line string) {
+			if i < len(run.Report.Apps) && run.Report.Apps[i].Name == a.app.Name {
+				run.Report.Apps[i].Promotion = line
+			}
+		}
 		if base == "" || base == j.HeadSHA {
 			log.Info("not promoted: no earlier commit of the app to compare with", "app", a.app.Name, "to", a.app.Promote.To)
+			say(fmt.Sprintf("not promoted to %s: no earlier commit of the app to compare with", a.app.Promote.To))
 			continue
 		}
 		pr := promotionOf(j, ghRepo, a, base, run.Report.PRs, checkID, now)
@@ -90,9 +97,12 @@ func (p *Pipeline) rememberPromotions(ctx context.Context, j Job, ghRepo *github
 		}
 		if err != nil {
 			log.Error("promotion not recorded: it will not be opened", "app", a.app.Name, "to", pr.To, "err", err)
+			say(fmt.Sprintf("⚠️ promotion to %s not recorded, so it will not be opened: %s", pr.To, err))
 			continue
 		}
 		log.Info("promotion soaking", "app", a.app.Name, "to", pr.To, "due", pr.Due)
+		say(fmt.Sprintf("⏳ promotion to %s: soaking for %s, until %s; then, if still healthy, a pull request to %s that a human merges",
+			pr.To, roundSoak(pr.Soak), pr.Due.Format("15:04:05 UTC"), pr.To))
 		n++
 	}
 	return n

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/bot/marker"
+	"github.com/gantryops/gantry/bot/report"
 	"github.com/gantryops/gantry/cluster"
 	"github.com/gantryops/gantry/fixtures/githubsim"
 	"github.com/gantryops/gantry/promote"
@@ -126,6 +127,10 @@ func TestPromotionOfAKustomizeOverlay(t *testing.T) {
 		t.Fatalf("promotions after the apply: %+v", ps)
 	}
 	due := ps[0].Due
+	// The apply check says the soak began, and when it ends.
+	if c := l.checks(merge)[report.CheckApply]; !strings.Contains(c.Summary, "⏳ promotion to web-prod: soaking for 1h0m0s, until "+due.UTC().Format("15:04:05 UTC")) {
+		t.Errorf("the apply check does not say the promotion soaks:\n%s", c.Summary)
+	}
 	if got := due.Sub(ps[0].Healthy); got != time.Hour {
 		t.Errorf("soak recorded %s, want 1h", got)
 	}

@@ -50,6 +50,9 @@ type ApplyApp struct {
 	Revert, RevertNote string
 	// RolledBack says the previous state was applied again.
 	RolledBack string
+	// Promotion says what became of the app's promote: setting: the
+	// soak that began, or why none did ("" when it promotes nothing).
+	Promotion string
 }
 
 // Failed reports whether the app did not end applied and healthy.
@@ -164,6 +167,9 @@ func applyBody(r ApplyReport, comment bool) string {
 		if a.RolledBack != "" {
 			lines = append(lines, "- ↩️ "+a.RolledBack)
 		}
+		if a.Promotion != "" {
+			lines = append(lines, "- "+a.Promotion)
+		}
 		switch {
 		case a.Revert != "":
 			lines = append(lines, "- ↩️ revert pull request: "+a.Revert+" (merging it restores the state before this change; it is never merged by gantry)")
@@ -255,6 +261,7 @@ func (r ApplyReport) prepared() ApplyReport {
 		a.Unhealthy = defangAll(a.Unhealthy)
 		a.Hooks = defangAll(a.Hooks)
 		a.NotApplied, a.NotAppliedWhy = defangAll(a.NotApplied), Defang(a.NotAppliedWhy)
+		a.Promotion = Defang(a.Promotion)
 	}
 	r.Apps = apps
 	return r

@@ -15,7 +15,7 @@ func TestApplyTextDefangsWhatRepositoriesAndClustersWrote(t *testing.T) {
 		Apps: []ApplyApp{{Name: "web" + hostile, Cluster: "c" + hostile, Result: "failed", Counts: map[string]int{"failed": 1},
 			Error:     &Problem{Message: hostile},
 			Failed:    []Object{{Kind: "ConfigMap", Namespace: "ns", Name: "n" + hostile, Error: &Problem{Message: hostile, File: "f" + hostile, Line: 2}}},
-			Unhealthy: []string{hostile}, Hooks: []string{hostile}, NotApplied: []string{hostile}, NotAppliedWhy: hostile, RevertNote: "no revert"}}}
+			Unhealthy: []string{hostile}, Hooks: []string{hostile}, NotApplied: []string{hostile}, NotAppliedWhy: hostile, RevertNote: "no revert", Promotion: hostile}}}
 	check := ApplyCheck(r)
 	for name, text := range map[string]string{"comment": ApplyComment(r), "check summary": check.Summary, "check title": check.Title} {
 		for _, raw := range []string{"<!--", "<img", "gantry:part e30 AAAA -->"} {
