@@ -140,6 +140,12 @@ func (c *Client) TakeLock(ctx context.Context, key LockKey, holder string, pr in
 		if cur.Holder != "" && cur.Holder != holder {
 			return nil, &LockedError{Lock: cur}
 		}
+		if attempt > 0 && cur.Holder == holder {
+			// The write that conflicted with this one left the lock with
+			// this holder: the resync renewing it, or another job of the
+			// same pull request taking it. It is held.
+			return release, nil
+		}
 		if cur.Holder != holder {
 			l.Spec.AcquireTime = &now
 		}
@@ -166,6 +172,10 @@ func (c *Client) TakeLock(ctx context.Context, key LockKey, holder string, pr in
 // resync found its pull request open): the lock's Renewed time becomes
 // now. It does nothing when holder does not have the lock; renewal is
 // only what the page shows, never what keeps the lock.
+//
+// A conflict is another write of the lock at the same moment: the plan
+// taking it again (which renews it), another renewal, or a release.
+// Whichever it was, nothing is left for this renewal to record.
 func (c *Client) RenewLock(ctx context.Context, key LockKey, holder string) error {
 	leases, l, err := c.lockLease(ctx, key)
 	if err != nil || l == nil || holder == "" || ptr.Deref(l.Spec.HolderIdentity, "") != holder {
@@ -175,10 +185,7 @@ func (c *Client) RenewLock(ctx context.Context, key LockKey, holder string) erro
 	now := metav1.NewMicroTime(time.Now())
 	l.Spec.RenewTime = &now
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: FieldManager})
-	if apierrors.IsConflict(err) {
-		return fmt.Errorf("Lease/%s/%s renew: %w", ns, name, ErrLockContended)
-	}
-	if err != nil {
+	if err != nil && !apierrors.IsConflict(err) {
 		return fmt.Errorf("Lease/%s/%s renew: %w", ns, name, err)
 	}
 	return nil

@@ -175,3 +175,39 @@ func TestLockContentionAcrossReplicas(t *testing.T) {
 		t.Fatalf("%d replicas hold the lock, want exactly 1: %v", winners, results)
 	}
 }
+
+// TestRenewLockBesideAPlanTakingItAgain: the resync renews a lock while
+// its pull request's plan takes it again, each writing the same Lease;
+// the renewal retries on the conflict rather than failing the resync.
+func TestRenewLockBesideAPlanTakingItAgain(t *testing.T) {
+	ctx := context.Background()
+	key := LockKey{Repository: testRepo, App: newApp("").Name}
+	const holder = "acme/gitops#7"
+	plan, resync := newClient(t), newClient(t)
+	if _, err := plan.TakeLock(ctx, key, holder, 7); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var takeErr, renewErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for range 60 {
+			if _, err := plan.TakeLock(ctx, key, holder, 7); err != nil && takeErr == nil {
+				takeErr = err
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 60 {
+			if err := resync.RenewLock(ctx, key, holder); err != nil && renewErr == nil {
+				renewErr = err
+			}
+		}
+	}()
+	wg.Wait()
+	if takeErr != nil || renewErr != nil {
+		t.Fatalf("take again: %v; renew: %v", takeErr, renewErr)
+	}
+}
