@@ -4,9 +4,6 @@ import (
 	"maps"
 	"strings"
 	"testing"
-
-	"github.com/gantryops/gantry/fixtures/githubsim"
-	"github.com/gantryops/gantry/preview"
 )
 
 // previewPolicyFiles are previewFiles with the base branch's policy:
@@ -31,17 +28,7 @@ func TestPreviewIsRefusedByTheBaseBranchsPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	red := strings.Replace(previewFiles["apps/web/cm.yaml"], "color: blue", "color: red", 1)
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "red", Base: "main", Title: "red",
-		Files: map[string]string{"apps/web/cm.yaml": strings.ReplaceAll(red, "NS", l.ns), "policy/main.rego": "package main\n"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
-	ns := preview.Namespace("acme/ops", pr, "web")
-	cleanupNamespace(t, ns)
-	l.answer(t, "maria", pr, "/gantry preview web", "")
-	waitFor(t, "the refusal", func() bool { return strings.Contains(l.previewComment(pr), "⛔ refused") })
-	body := l.previewComment(pr)
+	ns, body := l.refusedPreview(t, "red", map[string]string{"apps/web/cm.yaml": strings.ReplaceAll(red, "NS", l.ns), "policy/main.rego": "package main\n"})
 	want := "denied by policy/main.rego (deny): ConfigMap/" + l.ns + "/web-config: ConfigMap web-config: red is not allowed (apps/web/cm.yaml:1)"
 	if !strings.Contains(body, want) {
 		t.Errorf("the refusal does not name the deny %q:\n%s", want, body)
@@ -60,17 +47,7 @@ func TestPreviewIsRefusedWhenThePolicyCannotRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	green := strings.Replace(previewFiles["apps/web/cm.yaml"], "color: blue", "color: green", 1)
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "green", Base: "main", Title: "green",
-		Files: map[string]string{"apps/web/cm.yaml": strings.ReplaceAll(green, "NS", l.ns)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
-	ns := preview.Namespace("acme/ops", pr, "web")
-	cleanupNamespace(t, ns)
-	l.answer(t, "maria", pr, "/gantry preview web", "")
-	waitFor(t, "the refusal", func() bool { return strings.Contains(l.previewComment(pr), "⛔ refused") })
-	body := l.previewComment(pr)
+	ns, body := l.refusedPreview(t, "green", map[string]string{"apps/web/cm.yaml": strings.ReplaceAll(green, "NS", l.ns)})
 	if !strings.Contains(body, "the policies do not load, so nothing is previewed") || !strings.Contains(body, "policy/main.rego:") {
 		t.Errorf("the refusal does not say the policy failed to load, and where:\n%s", body)
 	}

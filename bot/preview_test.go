@@ -168,6 +168,25 @@ func commentBodies(l *live, pr int) []string {
 	return out
 }
 
+// refusedPreview opens a pull request changing files, has maria (who
+// must maintain the repository) ask for web's preview once it is planned,
+// and returns the preview namespace and gantry's preview comment once it
+// says the preview was refused. The namespace is deleted when the test
+// ends, whatever became of it.
+func (l *live) refusedPreview(t *testing.T, branch string, files map[string]string) (string, string) {
+	t.Helper()
+	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: branch, Base: "main", Title: branch, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "plan", func() bool { return l.completed(head) })
+	ns := preview.Namespace("acme/ops", pr, "web")
+	cleanupNamespace(t, ns)
+	l.answer(t, "maria", pr, "/gantry preview web", "")
+	waitFor(t, "the refusal", func() bool { return strings.Contains(l.previewComment(pr), "⛔ refused") })
+	return ns, l.previewComment(pr)
+}
+
 func TestPreviewRefusesWhatWouldEscapeItsNamespace(t *testing.T) {
 	files := map[string]string{
 		".gantry.yaml":     previewRepo,
@@ -183,17 +202,7 @@ func TestPreviewRefusesWhatWouldEscapeItsNamespace(t *testing.T) {
 	evil := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: web-`admin`<!--\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: default, namespace: NS}]\n" +
 		"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: web-admin\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: default}]\n" +
 		"---\napiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: gantry-preview\nspec: {hard: {pods: '1000'}}\n"
-	pr, head, err := l.sim.OpenPR("alice", "acme", "ops", githubsim.PullOptions{Head: "evil", Base: "main", Title: "evil",
-		Files: map[string]string{"apps/web/rbac.yaml": strings.ReplaceAll(evil, "NS", l.ns)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "plan", func() bool { return l.completed(head) })
-	ns := preview.Namespace("acme/ops", pr, "web")
-	cleanupNamespace(t, ns)
-	l.answer(t, "maria", pr, "/gantry preview web", "")
-	waitFor(t, "the refusal", func() bool { return strings.Contains(l.previewComment(pr), "⛔ refused") })
-	body := l.previewComment(pr)
+	ns, body := l.refusedPreview(t, "evil", map[string]string{"apps/web/rbac.yaml": strings.ReplaceAll(evil, "NS", l.ns)})
 	for _, want := range []string{
 		"- ClusterRoleBinding/web-'admin'&lt;!--: cluster-scoped: a preview creates objects in its own namespace only",
 		`- RoleBinding/` + l.ns + `/web-admin: binds the ClusterRole "cluster-admin", which the server does not allow previews to bind (previews.clusterRoles)`,
