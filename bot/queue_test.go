@@ -20,6 +20,9 @@ type recorder struct {
 	now, max  int32
 	release   chan struct{}
 	began     chan string
+	// cancelHold, when set, keeps a cancelled job from returning until it
+	// is closed: its worker stays busy while a test queues more.
+	cancelHold chan struct{}
 }
 
 func newRecorder() *recorder {
@@ -47,6 +50,9 @@ func (r *recorder) run(ctx context.Context, j Job) error {
 		r.mu.Lock()
 		r.cancelled[id] = context.Cause(ctx)
 		r.mu.Unlock()
+		if r.cancelHold != nil {
+			<-r.cancelHold
+		}
 		return ctx.Err()
 	}
 }
@@ -75,6 +81,10 @@ func waitBegin(t *testing.T, r *recorder, want string) {
 
 func TestQueueNewerHeadCancelsOlder(t *testing.T) {
 	r := newRecorder()
+	// a, cancelled by b, returns only once c is queued too: otherwise its
+	// worker may start b before c arrives (then c cancels b, which is
+	// right, but not what this test is about).
+	r.cancelHold = make(chan struct{})
 	q := NewQueue(r.run, 2, nil)
 	q.Start(context.Background())
 	q.Enqueue(plan(1, "a"))
@@ -88,6 +98,7 @@ func TestQueueNewerHeadCancelsOlder(t *testing.T) {
 	if q.Enqueue(push(plan(1, "c"), "b")) {
 		t.Fatal("duplicate delivery of the same head queued twice")
 	}
+	close(r.cancelHold)
 	waitBegin(t, r, "acme/ops#1@c") // b was dropped unrun: c superseded it
 	close(r.release)
 	q.Shutdown(context.Background())
