@@ -33,18 +33,14 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 		return "❌ " + why + ": this gantry server does not process it.", nil
 	}
 	head := pr.GetHead().GetSHA()
-	hj, t, model, base, done, answer, err := s.checkoutHead(ctx, j, pr, "apply-cmd-")
+	h, done, answer, err := s.checkoutHead(ctx, gh, j, pr, "apply-cmd-")
 	if done != nil {
 		defer done()
 	}
 	if err != nil || answer != "" {
 		return answer, err
 	}
-	changed, err := changedFiles(ctx, gh, hj)
-	if err != nil {
-		return "", err
-	}
-	apps, answer := commandApps(*model, render.AffectedApps(ctx, t.head, *model, base, changed), c.Apps)
+	apps, answer := commandApps(*h.head, render.AffectedApps(ctx, h.trees.head, *h.head, h.base, h.changed), c.Apps)
 	if len(apps) == 0 {
 		return answer, nil
 	}
@@ -71,7 +67,7 @@ func (s *Server) applyCommand(ctx context.Context, gh *github.Client, j Job, pr 
 		todo[i] = appToApply{app: a, reason: "/gantry apply by " + j.Sender}
 	}
 	log := s.log.With(jobAttrs(j)...).With("apply_head", shortSHA(head))
-	applied := s.pipe.applyApps(ctx, t.head, s.cfg.ScopeOf(j.Owner+"/"+j.Repo), todo,
+	applied := s.pipe.applyApps(ctx, h.trees.head, s.cfg.ScopeOf(j.Owner+"/"+j.Repo), todo,
 		cluster.Origin{Trigger: cluster.TriggerCommand, PR: j.PR, Commit: head, By: j.Sender, ChangeStarted: changeStarted(ctx, gh, j, []*github.PullRequest{pr}, log)}, log)
 	rep := report.ApplyReport{Commit: head, Trigger: string(cluster.TriggerCommand), PRs: []int{j.PR}}
 	good := true
@@ -380,22 +376,34 @@ func (s *Server) revertCommand(ctx context.Context, gh *github.Client, j Job, pr
 	return "↩️ opened " + url + " to revert " + appList(r.apps) + " to `" + shortSHA(before) + "`; merging it applies the restored state.", nil
 }
 
+// headCheckout is a pull request's head and base checked out for a
+// command acting on the head: both trees, both models, and the files the
+// pull request changes.
+type headCheckout struct {
+	trees
+	head, base *config.Repo
+	changed    []string
+}
+
 // checkoutHead checks out a pull request's head and its base into a new
-// work directory named after prefix, for a command acting on the head,
-// and reads both models. done removes the directory (nil when none was
-// made); answer is the command's reply when the head's model is invalid.
-func (s *Server) checkoutHead(ctx context.Context, j Job, pr *github.PullRequest, prefix string) (hj Job, t trees, head, base *config.Repo, done func(), answer string, err error) {
+// work directory named after prefix, reads both models and lists the
+// changed files. done removes the directory (nil when none was made);
+// answer is the command's reply when the head's model is invalid.
+func (s *Server) checkoutHead(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, prefix string) (h headCheckout, done func(), answer string, err error) {
 	work, err := os.MkdirTemp(s.pipe.WorkDir, prefix)
 	if err != nil {
-		return hj, t, nil, nil, nil, "", fmt.Errorf("work directory: %w", err)
+		return h, nil, "", fmt.Errorf("work directory: %w", err)
 	}
 	done = func() { os.RemoveAll(work) }
-	hj = Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR, HeadSHA: pr.GetHead().GetSHA(), BaseRef: pr.GetBase().GetRef()}
-	if t, err = s.pipe.checkout(ctx, hj, pr, work); err != nil {
-		return hj, t, nil, nil, done, "", err
+	hj := Job{Kind: JobPlan, InstallationID: j.InstallationID, Owner: j.Owner, Repo: j.Repo, PR: j.PR, HeadSHA: pr.GetHead().GetSHA(), BaseRef: pr.GetBase().GetRef()}
+	if h.trees, err = s.pipe.checkout(ctx, hj, pr, work); err != nil {
+		return h, done, "", err
 	}
-	if head, base, err = model(t, s.cfg); err != nil {
-		return hj, t, nil, nil, done, "❌ the head's " + config.RepoFileName + " is not valid: " + err.Error(), nil
+	if h.head, h.base, err = model(h.trees, s.cfg); err != nil {
+		return h, done, "❌ the head's " + config.RepoFileName + " is not valid: " + err.Error(), nil
 	}
-	return hj, t, head, base, done, "", nil
+	if h.changed, err = changedFiles(ctx, gh, hj); err != nil {
+		return h, done, "", err
+	}
+	return h, done, "", nil
 }

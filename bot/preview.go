@@ -149,16 +149,12 @@ func (s *Server) previewOnPush(ctx context.Context, j Job) error {
 func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *github.PullRequest, named []string, affected bool) (string, error) {
 	repo := j.Owner + "/" + j.Repo
 	head := pr.GetHead().GetSHA()
-	hj, t, model, base, done, answer, err := s.checkoutHead(ctx, j, pr, "preview-")
+	h, done, answer, err := s.checkoutHead(ctx, gh, j, pr, "preview-")
 	if done != nil {
 		defer done()
 	}
 	if err != nil || answer != "" {
 		return answer, err
-	}
-	changed, err := changedFiles(ctx, gh, hj)
-	if err != nil {
-		return "", err
 	}
 	existing, err := s.previews(ctx, repo, 0)
 	if err != nil {
@@ -166,19 +162,19 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 	}
 	want := named
 	if affected {
-		want = append(want, render.AffectedApps(ctx, t.head, *model, base, changed)...)
+		want = append(want, render.AffectedApps(ctx, h.trees.head, *h.head, h.base, h.changed)...)
 	}
-	judge := s.previewPolicy(j, policyPR(j, pr, changed), t, base)
+	judge := s.previewPolicy(j, policyPR(j, pr, h.changed), h.trees, h.base)
 	var unknown []string
 	for _, n := range named {
-		if len(appsNamed(model.Apps, []string{n})) == 0 {
+		if len(appsNamed(h.head.Apps, []string{n})) == 0 {
 			unknown = append(unknown, "`"+marker.Quote(n)+"`")
 		}
 	}
 	if len(unknown) > 0 {
 		return fmt.Sprintf("no app %s in %s: nothing previewed.", strings.Join(unknown, ", "), config.RepoFileName), nil
 	}
-	apps := appsNamed(model.Apps, want)
+	apps := appsNamed(h.head.Apps, want)
 	if len(apps) == 0 {
 		return "this pull request changes no app: name the apps to preview, e.g. `/gantry preview web`.", nil
 	}
@@ -199,7 +195,7 @@ func (s *Server) preview(ctx context.Context, gh *github.Client, j Job, pr *gith
 			continue
 		}
 		start := time.Now()
-		r := s.previewApp(ctx, t.head, j, head, a, judge)
+		r := s.previewApp(ctx, h.trees.head, j, head, a, judge)
 		attrs := append(jobAttrs(j), "app", a.Name, "namespace", r.Namespace, "state", r.State, "seconds", time.Since(start).Seconds())
 		if len(r.Problems) > 0 {
 			attrs = append(attrs, "problem", r.Problems[0])
