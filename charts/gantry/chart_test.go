@@ -66,19 +66,7 @@ func TestChartRendersAndTheAPIServerAcceptsIt(t *testing.T) {
 	if kinds["Secret"] != 0 {
 		t.Error("the chart made a Secret although existingSecret is set")
 	}
-	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range set.Objects {
-		if o.Error != "" {
-			t.Errorf("API server refused %s: %s", o.Object, o.Error)
-		}
-	}
+	acceptedByTheAPIServer(t, app, objs)
 }
 
 func TestChartRefusesMissingSettings(t *testing.T) {
@@ -337,19 +325,7 @@ func TestChartShardsAndRenderWorker(t *testing.T) {
 			}
 		}
 	}
-	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range set.Objects {
-		if o.Error != "" {
-			t.Errorf("API server refused %s: %s", o.Object, o.Error)
-		}
-	}
+	acceptedByTheAPIServer(t, app, objs)
 }
 
 // TestChartGrantsPreviewsOnlyWhenAsked: rbac.previews adds the quota and
@@ -382,6 +358,25 @@ func TestChartGrantsPreviewsOnlyWhenAsked(t *testing.T) {
 		}
 		if granted != on {
 			t.Errorf("rbac.previews=%v: quota and limit-range grants present = %v", on, granted)
+		}
+	}
+}
+
+// acceptedByTheAPIServer dry-runs the chart's objects on the local API
+// server: none may be refused.
+func acceptedByTheAPIServer(t *testing.T, app config.App, objs []*unstructured.Unstructured) {
+	t.Helper()
+	c, err := cluster.NewClient(kube.Config, cluster.DefaultClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.Diff(context.Background(), app, objs, cluster.DefaultDiffOptions("gantryops/gantry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range set.Objects {
+		if o.Error != "" {
+			t.Errorf("API server refused %s: %s", o.Object, o.Error)
 		}
 	}
 }
